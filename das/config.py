@@ -1,0 +1,221 @@
+"""One typed settings object, read from ``DAS_*`` environment variables and an optional ``.env``.
+
+Every service location is a setting, so the same code runs on the embedded local setup (no
+configuration at all) and on a cluster (Spark master, object-store lake root, managed PostGIS).
+Nested groups use ``__``: ``DAS_CLONED_PLATE__MAX_SPEED_KMH=180``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SAMPLES_DIR = REPO_ROOT / "data" / "samples"
+
+# Greater London is about -0.51..0.33 lon, 51.28..51.69 lat; the default adds a margin.
+GREATER_LONDON_BBOX = (-0.65, 51.20, 0.45, 51.80)
+
+
+class HotlistHitParams(BaseModel):
+    fuzzy_enabled: bool = True
+    fuzzy_score_factor: float = 0.6  # a fuzzy hit scores at most this share of an exact hit
+    priority_scores: dict[str, float] = {"high": 1.0, "medium": 0.75, "low": 0.5}
+    min_confidence: float = 0.0
+    retro_days: int = 365  # retro-hits look back this far, capped by retention
+
+
+class ClonedPlateParams(BaseModel):
+    max_speed_kmh: float = 160.0
+    min_separation_m: float = 1000.0
+    clock_skew_s: float = 60.0
+    min_confidence: float = 0.7  # reads below this are discounted (ignored)
+    detour_factor: float = 1.0  # straight-line distance is already a lower bound on road distance
+
+
+class ConvoyParams(BaseModel):
+    delta_t_s: float = 90.0
+    min_cameras: int = 4
+    min_occasions: int = 2
+    occasion_gap_s: float = 3600.0  # co-reads more than this apart are separate occasions
+    min_lift: float = 5.0
+    max_plates_per_camera_window: int = 200  # guards the self-join on very busy cameras
+
+
+class VehicleNearCrimesParams(BaseModel):
+    radius_m: float = 500.0
+    window_min: float = 30.0
+    min_crimes: int = 2
+    max_window_hours: float = 24.0  # crimes whose time window is wider than this cannot take part
+
+
+class NearRepeatParams(BaseModel):
+    distance_m: float = 200.0
+    days: int = 14
+    crime_types: list[str] = ["burglary"]
+    knox_permutations: int = 199
+    knox_distance_bands_m: list[float] = [0, 200, 400, 600, 800, 1000]
+    knox_day_bands: list[int] = [0, 7, 14, 21, 28]
+    lookback_days: int = 60
+    seed: int = 7
+
+
+class EmergingHotspotParams(BaseModel):
+    h3_resolution: int = 8
+    baseline_weeks: int = 4
+    fdr_alpha: float = 0.05
+    min_count: int = 3
+
+
+class CameraSilentParams(BaseModel):
+    hours: int = 2
+    drop_ratio: float = 0.1  # "far below": under this share of the camera's own hourly baseline
+    baseline_days: int = 7
+    min_baseline_per_hour: float = 2.0  # quieter cameras cannot be judged silent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DAS_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+    )
+
+    home: Path = Path(".das")
+    landing_dir: Path | None = None
+    lake_root: str | None = None
+    lake_backend: Literal["auto", "delta-rs", "delta-spark"] = "auto"
+    delta_jars: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    pg_host: str = "127.0.0.1"
+    pg_port: int = 55432
+    pg_user: str = "das"
+    pg_database: str = "das"
+    airflow_database: str = "airflow"
+    database_url: str | None = None
+    airflow_database_url: str | None = None
+    pg_bin_dir: Path | None = None
+
+    spark_master: str = "local[*]"
+    spark_driver_memory: str = "4g"
+    spark_shuffle_partitions: int = 8
+    spark_conf: dict[str, str] = Field(default_factory=dict)
+
+    region_bbox: Annotated[tuple[float, float, float, float], NoDecode] = GREATER_LONDON_BBOX
+    h3_resolution: int = 9
+    clock_skew_tolerance_s: int = 300
+    retention_days: int = 365
+    volume_baseline_days: int = 7
+    volume_min_ratio: float = 0.2
+    volume_max_ratio: float = 5.0
+    anpr_schedule_minutes: int = 5
+
+    hotlist_hit: HotlistHitParams = HotlistHitParams()
+    cloned_plate: ClonedPlateParams = ClonedPlateParams()
+    convoy: ConvoyParams = ConvoyParams()
+    vehicle_near_crimes: VehicleNearCrimesParams = VehicleNearCrimesParams()
+    near_repeat: NearRepeatParams = NearRepeatParams()
+    emerging_hotspot: EmergingHotspotParams = EmergingHotspotParams()
+    camera_silent: CameraSilentParams = CameraSilentParams()
+
+    @field_validator("delta_jars", mode="before")
+    @classmethod
+    def _split_jars(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("region_bbox", mode="before")
+    @classmethod
+    def _parse_bbox(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.split(",")]
+            if len(parts) != 4:
+                raise ValueError(
+                    "DAS_REGION_BBOX must be 'min_lon,min_lat,max_lon,max_lat', "
+                    f"for example '-0.65,51.2,0.45,51.8'; got {value!r}"
+                )
+            value = tuple(float(p) for p in parts)
+        if isinstance(value, (tuple, list)) and len(value) == 4:
+            min_lon, min_lat, max_lon, max_lat = (float(v) for v in value)
+            if not (min_lon < max_lon and min_lat < max_lat):
+                raise ValueError(f"DAS_REGION_BBOX has min >= max: {value!r}")
+        return value
+
+    # Derived locations. Everything local lives under home.
+    @property
+    def home_abs(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def landing(self) -> Path:
+        return (self.landing_dir or self.home_abs / "landing").expanduser().resolve()
+
+    @property
+    def lake(self) -> str:
+        if self.lake_root:
+            return self.lake_root if "://" in self.lake_root else str(Path(self.lake_root).resolve())
+        return str(self.home_abs / "lake")
+
+    @property
+    def pg_data_dir(self) -> Path:
+        return self.home_abs / "pg"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home_abs / "airflow"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home_abs / "logs"
+
+    @property
+    def data_docs_dir(self) -> Path:
+        return self.home_abs / "data_docs"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.home_abs / "checkpoints"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or (
+            f"postgresql+psycopg2://{self.pg_user}@{self.pg_host}:{self.pg_port}/{self.pg_database}"
+        )
+
+    @property
+    def airflow_sqlalchemy_url(self) -> str:
+        return self.airflow_database_url or (
+            f"postgresql+psycopg2://{self.pg_user}@{self.pg_host}:{self.pg_port}/{self.airflow_database}"
+        )
+
+    @property
+    def libpq_dsn(self) -> str:
+        """The database URL in the form psycopg2 takes."""
+        return self.sqlalchemy_url.replace("postgresql+psycopg2://", "postgresql://", 1)
+
+    @property
+    def uses_local_postgres(self) -> bool:
+        return self.database_url is None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    """Tests change ``DAS_*`` variables; this makes the next ``get_settings()`` re-read them."""
+    get_settings.cache_clear()
+
+
+def ensure_local_dirs(settings: Settings) -> None:
+    for path in (settings.home_abs, settings.landing, settings.logs_dir, settings.airflow_home):
+        path.mkdir(parents=True, exist_ok=True)
+    if "://" not in settings.lake:
+        Path(settings.lake).mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("AIRFLOW_HOME", str(settings.airflow_home))
