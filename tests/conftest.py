@@ -1,0 +1,39 @@
+"""Shared fixtures. Tests use throwaway state: a temporary DAS_HOME, never the user's."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from das.config import Settings, reset_settings_cache
+
+
+@pytest.fixture(scope="session")
+def session_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("das_home")
+    os.environ["DAS_HOME"] = str(home)
+    reset_settings_cache()
+    return home
+
+
+@pytest.fixture(scope="session")
+def spark(session_home: Path):  # type: ignore[no-untyped-def]
+    """One Spark session for the whole test run (start-up costs seconds)."""
+    from das.spark import build_spark
+
+    settings = Settings(home=session_home, spark_shuffle_partitions=2, spark_driver_memory="2g")
+    session = build_spark(settings, app_name="das-tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings pointing at a fresh temporary DAS_HOME (lake, landing, logs)."""
+    monkeypatch.setenv("DAS_HOME", str(tmp_path / "home"))
+    reset_settings_cache()
+    yield Settings(home=tmp_path / "home")
+    reset_settings_cache()
