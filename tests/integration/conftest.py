@@ -1,0 +1,87 @@
+"""Shared PostGIS fixtures: one throwaway local cluster for the whole test session.
+
+``pg_settings`` starts it (on a free port, in its own DAS_HOME) and stops it at the end; ``pg_conn`` is a
+connection to the das database whose work is rolled back after each test. When PostgreSQL cannot be found
+or installed the fixture fails under CI (the suite must not go green without its database) and skips
+elsewhere, giving the reason either way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2.extensions
+import pytest
+
+from das.config import Settings, reset_settings_cache
+from das.errors import ServiceError
+from das.local_postgres import PostgresMissingError, connect, down, up
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def make_pg_home(prefix: str = "das-pg-") -> Path:
+    """A temporary DAS_HOME the postgres service user can reach when we run as root.
+
+    pytest's own tmp dirs sit under a 0700 root-owned directory that the service user cannot traverse.
+    """
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    home.chmod(0o755)
+    return home
+
+
+def start_or_give_up(settings: Settings) -> None:
+    """``up``; without binaries, fail under CI and skip elsewhere, both with the ServiceError message."""
+    try:
+        up(settings)
+    except PostgresMissingError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL/PostGIS unavailable: {exc}", pytrace=False)
+        pytest.skip(f"PostgreSQL/PostGIS unavailable: {exc}")
+
+
+@pytest.fixture(scope="session")
+def pg_settings() -> Iterator[Settings]:
+    """Settings for a running local PostGIS cluster (databases das and airflow exist, postgis enabled)."""
+    home = make_pg_home()
+    port = free_port()
+    # Code that calls get_settings() itself should reach this cluster too.
+    previous_port = os.environ.get("DAS_PG_PORT")
+    os.environ["DAS_PG_PORT"] = str(port)
+    reset_settings_cache()
+    settings = Settings(home=home, pg_port=port)
+    try:
+        start_or_give_up(settings)
+        yield settings
+    finally:
+        # A failure here was already reported by the test that broke the cluster; the temp dir goes anyway.
+        with contextlib.suppress(ServiceError):
+            down(settings)
+        if previous_port is None:
+            os.environ.pop("DAS_PG_PORT", None)
+        else:
+            os.environ["DAS_PG_PORT"] = previous_port
+        reset_settings_cache()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_conn(pg_settings: Settings) -> Iterator[psycopg2.extensions.connection]:
+    """A connection to the das database; everything the test did is rolled back afterwards."""
+    conn = connect(pg_settings)
+    try:
+        yield conn
+    finally:
+        conn.rollback()
+        conn.close()
