@@ -13,7 +13,7 @@ from typing import Literal
 import pyarrow as pa
 from pyspark.sql import types as T
 
-Layer = Literal["bronze", "silver", "gold", "quarantine", "ops"]
+Layer = Literal["bronze", "silver", "gold", "quarantine", "ops", "reference"]
 ColumnType = Literal[
     "string", "int", "long", "double", "boolean", "timestamp", "date", "array<string>", "evidence"
 ]
@@ -91,6 +91,15 @@ class PointGeometry:
 
 
 @dataclass(frozen=True)
+class PolygonGeometry:
+    """A PostGIS (multi)polygon column loaded as a shape, e.g. a boundary; not computed from columns."""
+
+    name: str
+    srid: int
+    geometry_type: Literal["POLYGON", "MULTIPOLYGON"] = "MULTIPOLYGON"
+
+
+@dataclass(frozen=True)
 class Table:
     name: str
     layer: Layer
@@ -99,6 +108,7 @@ class Table:
     partition_by: tuple[str, ...] = ()
     key: tuple[str, ...] = ()  # the natural key: what makes a row unique
     geometries: tuple[PointGeometry, ...] = ()
+    shapes: tuple[PolygonGeometry, ...] = ()  # PostGIS-only polygon columns (reference boundaries)
     postgis_name: str | None = None  # the serving table in schema ``das``; None = not served
     postgis_partition_by_day: str | None = None  # column for declarative daily partitions
     postgis_exclude: tuple[str, ...] = ()  # lake-only columns (lineage that analysts do not need)
