@@ -42,6 +42,7 @@ CONNECT_TIMEOUT_S = 10
 # Linux limits a unix socket path to 107 bytes; ".s.PGSQL.NNNNN" takes 14 of them plus a slash.
 MAX_SOCKET_DIR_LEN = 107 - 15
 COMPOSE_FILE = "infra/docker-compose.yml"
+CREATECLUSTER_DROP_IN = Path("/etc/postgresql-common/createcluster.d/das-no-main-cluster.conf")
 
 
 class PostgresMissingError(ServiceError):
@@ -185,6 +186,16 @@ def _apt_env() -> dict[str, str]:
     return {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
 
 
+def _apt(cmd: list[str], packages: Sequence[str]) -> None:
+    result = subprocess.run(cmd, capture_output=True, text=True, env=_apt_env())
+    if result.returncode != 0:
+        detail = _last_line(result.stderr) or _last_line(result.stdout) or f"exit code {result.returncode}"
+        raise PostgresMissingError(
+            f"'{' '.join(cmd)}' failed ({detail}): install {' '.join(packages)} by hand "
+            f"or run PostGIS from {COMPOSE_FILE} and set DAS_DATABASE_URL"
+        )
+
+
 def _apt_candidate_major() -> int | None:
     """The PostgreSQL major the distribution's ``postgresql`` metapackage would install."""
     out = subprocess.run(["apt-cache", "depends", "postgresql"], capture_output=True, text=True)
@@ -192,16 +203,33 @@ def _apt_candidate_major() -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _apt_install(packages: Sequence[str]) -> None:
+def _skip_debian_main_cluster() -> None:
+    """Keep the fresh package install from creating (and starting) the system cluster on port 5432.
+
+    das runs its own cluster under DAS_HOME; postgresql-common reads this drop-in when the server
+    package is configured.
+    """
+    drop_in = CREATECLUSTER_DROP_IN
+    if drop_in.exists():
+        return
+    drop_in.parent.mkdir(parents=True, exist_ok=True)
+    drop_in.write_text(
+        "# Written by das (das.local_postgres): das runs its own cluster under DAS_HOME.\n"
+        "create_main_cluster = false\n"
+    )
+
+
+def _install_with_apt(server_major: int | None) -> None:
+    """apt-get install postgis for ``server_major``, or (None) postgresql and its matching postgis."""
+    _apt(["apt-get", "update"], ["postgresql", f"postgresql-{server_major or 'NN'}-postgis-3"])
+    if server_major is None:
+        _skip_debian_main_cluster()
+        major = _apt_candidate_major()
+        packages = ["postgresql"] + ([f"postgresql-{major}-postgis-3"] if major else [])
+    else:
+        packages = [f"postgresql-{server_major}-postgis-3"]
     log.warning("installing %s with apt-get (this machine lacks them)", " ".join(packages))
-    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *packages]):
-        result = subprocess.run(cmd, capture_output=True, text=True, env=_apt_env())
-        if result.returncode != 0:
-            last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["no output"]
-            raise PostgresMissingError(
-                f"'{' '.join(cmd)}' failed ({last[0]}): install {' '.join(packages)} by hand "
-                f"or run PostGIS from {COMPOSE_FILE} and set DAS_DATABASE_URL"
-            )
+    _apt(["apt-get", "install", "-y", "--no-install-recommends", *packages], packages)
 
 
 def _missing_message(what: str, packages: str) -> str:
@@ -219,10 +247,7 @@ def ensure_binaries(settings: Settings) -> Path:
             raise PostgresMissingError(
                 _missing_message("PostgreSQL server binaries not found", "postgresql postgresql-NN-postgis-3")
             )
-        subprocess.run(["apt-get", "update"], capture_output=True, env=_apt_env())
-        major = _apt_candidate_major()
-        packages = ["postgresql"] + ([f"postgresql-{major}-postgis-3"] if major else [])
-        _apt_install(packages)
+        _install_with_apt(server_major=None)
         bin_dir = find_bin_dir(settings)
         if bin_dir is None:
             raise PostgresMissingError(
@@ -236,7 +261,7 @@ def ensure_binaries(settings: Settings) -> Path:
             raise PostgresMissingError(
                 _missing_message(f"PostGIS is not installed for PostgreSQL {major} in {bin_dir}", package)
             )
-        _apt_install([package])
+        _install_with_apt(server_major=major)
         if not postgis_available(bin_dir, major):
             raise PostgresMissingError(
                 _missing_message(f"PostGIS still missing after installing {package}", package)

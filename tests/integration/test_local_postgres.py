@@ -22,7 +22,9 @@ from das.local_postgres import (
     check_database,
     connect,
     down,
+    find_bin_dir,
     format_status,
+    server_major_version,
     status,
     up,
 )
@@ -232,3 +234,30 @@ def test_up_with_a_managed_database_starts_nothing_locally(pg_settings: Settings
     assert result.postgis_version is not None
     assert not managed.pg_data_dir.exists()
     assert down(managed).running  # down leaves a managed database alone
+
+
+def test_missing_postgis_names_the_package_for_the_server_version(tmp_path: Path) -> None:
+    real_bin = find_bin_dir(Settings(home=tmp_path / "probe"))
+    if real_bin is None:
+        pytest.skip("no PostgreSQL binaries on this machine to build a PostGIS-less bin dir from")
+    # A bin dir with the real server but a share dir without postgis.control in it.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("initdb", "pg_ctl", "postgres"):
+        (bin_dir / name).symlink_to(real_bin / name)
+    empty_share = tmp_path / "share"
+    (empty_share / "extension").mkdir(parents=True)
+    pg_config = bin_dir / "pg_config"
+    pg_config.write_text(f"#!/bin/sh\necho {empty_share}\n")
+    pg_config.chmod(0o755)
+    major = server_major_version(real_bin)
+
+    settings = Settings(home=tmp_path / "home", pg_port=free_port(), pg_bin_dir=bin_dir)
+    with pytest.raises(PostgresMissingError) as raised:
+        up(settings)
+
+    message = str(raised.value)
+    assert f"postgresql-{major}-postgis-3" in message
+    assert "PostGIS" in message
+    assert "\n" not in message
+    assert not settings.pg_data_dir.exists()
