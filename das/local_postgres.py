@@ -214,8 +214,7 @@ def _skip_debian_main_cluster() -> None:
         return
     drop_in.parent.mkdir(parents=True, exist_ok=True)
     drop_in.write_text(
-        "# Written by das (das.local_postgres): das runs its own cluster under DAS_HOME.\n"
-        "create_main_cluster = false\n"
+        "# Written by das (das.local_postgres): das runs its own cluster under DAS_HOME.\ncreate_main_cluster = false\n"
     )
 
 
@@ -263,9 +262,7 @@ def ensure_binaries(settings: Settings) -> Path:
             )
         _install_with_apt(server_major=major)
         if not postgis_available(bin_dir, major):
-            raise PostgresMissingError(
-                _missing_message(f"PostGIS still missing after installing {package}", package)
-            )
+            raise PostgresMissingError(_missing_message(f"PostGIS still missing after installing {package}", package))
     return bin_dir
 
 
@@ -366,9 +363,7 @@ def _chown_tree(path: Path, user: _ServiceUser) -> None:
 
 def _check_reachable_by(user: _ServiceUser, paths: Sequence[Path]) -> None:
     for path in paths:
-        probe = subprocess.run(
-            ["test", "-w", str(path)], user=user.uid, group=user.gid, extra_groups=[], cwd="/"
-        )
+        probe = subprocess.run(["test", "-w", str(path)], user=user.uid, group=user.gid, extra_groups=[], cwd="/")
         if probe.returncode != 0:
             raise ServiceError(
                 f"the PostgreSQL service user '{user.name}' cannot write {path} (a parent directory is "
@@ -478,7 +473,7 @@ def _url_dsn(url: str) -> str:
     return url.replace("postgresql+psycopg2://", "postgresql://", 1)
 
 
-def check_database(settings: Settings) -> ClusterStatus:
+def check_database(settings: Settings, enable_postgis: bool = True) -> ClusterStatus:
     """Check the managed database (DAS_DATABASE_URL) is reachable and has postgis, creating it if allowed."""
     if not settings.database_url:
         raise ServiceError("check_database is for a managed database: DAS_DATABASE_URL is not set")
@@ -495,7 +490,7 @@ def check_database(settings: Settings) -> ClusterStatus:
         with conn.cursor() as cur:
             cur.execute("SELECT extversion FROM pg_extension WHERE extname = 'postgis'")
             row = cur.fetchone()
-            if row is None:
+            if row is None and enable_postgis:
                 try:
                     cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
                 except psycopg2.Error as exc:
@@ -549,7 +544,7 @@ def status(settings: Settings) -> ClusterStatus:
     """Whether the local cluster (or the managed database) is up, with version and databases."""
     if settings.database_url:
         try:
-            return check_database(settings)
+            return check_database(settings, enable_postgis=False)  # status only looks
         except ServiceError as exc:
             parts = urlsplit(_url_dsn(settings.database_url))
             return ClusterStatus(
@@ -730,8 +725,7 @@ def up(settings: Settings) -> ClusterStatus:
     if not (data_dir / "PG_VERSION").exists():
         if any(data_dir.iterdir()):
             raise ServiceError(
-                f"{data_dir} is not empty but holds no PostgreSQL cluster: "
-                "move it away and run 'das up' again"
+                f"{data_dir} is not empty but holds no PostgreSQL cluster: move it away and run 'das up' again"
             )
         _run(
             [
