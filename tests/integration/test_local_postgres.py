@@ -115,9 +115,7 @@ def test_a_running_cluster_on_another_port_is_reported(own_cluster: Settings) ->
         down(own_cluster)
 
 
-def test_databases_exist_and_postgis_works(
-    pg_settings: Settings, pg_conn: psycopg2.extensions.connection
-) -> None:
+def test_databases_exist_and_postgis_works(pg_settings: Settings, pg_conn: psycopg2.extensions.connection) -> None:
     current = status(pg_settings)
     assert current.running
     assert {"das", "airflow"} <= set(current.databases)
@@ -146,9 +144,7 @@ def test_connect_reaches_a_named_database(pg_settings: Settings) -> None:
         conn.close()
 
 
-def test_pg_conn_rolls_back_what_a_test_wrote(
-    pg_settings: Settings, pg_conn: psycopg2.extensions.connection
-) -> None:
+def test_pg_conn_rolls_back_what_a_test_wrote(pg_settings: Settings, pg_conn: psycopg2.extensions.connection) -> None:
     with pg_conn.cursor() as cur:
         cur.execute("CREATE TABLE rollback_probe (id int)")
     pg_conn.rollback()  # what the fixture does at teardown
