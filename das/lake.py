@@ -90,7 +90,13 @@ class Lake(Protocol):
 
     def table_path(self, table: Table) -> str: ...
     def exists(self, table: Table) -> bool: ...
-    def read(self, table: Table, version: int | None = None, as_of: datetime | None = None) -> DataFrame: ...
+    def read(
+        self,
+        table: Table,
+        version: int | None = None,
+        as_of: datetime | None = None,
+        partitions: Sequence[Condition] = (),
+    ) -> DataFrame: ...
     def stage(self, table: Table, df: DataFrame) -> StagedWrite: ...
     def commit(
         self, staged: StagedWrite, mode: WriteMode = "append", replace_where: Sequence[Condition] = ()
@@ -118,9 +124,7 @@ class _LakeBase:
         """Select and cast to the declared schema; a missing column is a programming error, named."""
         missing = [c for c in table.column_names if c not in df.columns]
         if missing:
-            raise LakeError(
-                f"cannot write {table.qualified_name}: DataFrame lacks declared columns {missing}"
-            )
+            raise LakeError(f"cannot write {table.qualified_name}: DataFrame lacks declared columns {missing}")
         schema = table.spark_schema()
         return df.select(*[df[f.name].cast(f.dataType).alias(f.name) for f in schema.fields])
 
@@ -175,14 +179,25 @@ class DeltaRsLake(_LakeBase):
     def version(self, table: Table) -> int:
         return -1 if not self.exists(table) else int(self._delta_table(table).version())
 
-    def read(self, table: Table, version: int | None = None, as_of: datetime | None = None) -> DataFrame:
+    def read(
+        self,
+        table: Table,
+        version: int | None = None,
+        as_of: datetime | None = None,
+        partitions: Sequence[Condition] = (),
+    ) -> DataFrame:
+        """The table (or only the partitions matching ``partitions``), at a version or time if given."""
         if not self.exists(table):
             return self.spark.createDataFrame([], table.spark_schema())
         dt = self._delta_table(table, version)
         if as_of is not None:
             dt.load_as_version(as_of)
         schema = T.StructType.fromJson(json.loads(dt.schema().to_json()))
-        files = dt.file_uris()
+        filters = [
+            (c, op, [_partition_literal(x) for x in v] if op == "in" else _partition_literal(v))
+            for c, op, v in partitions
+        ]
+        files = dt.file_uris(partition_filters=filters or None)
         if not files:
             return self.spark.createDataFrame([], schema)
         reader = self.spark.read.schema(schema).option("basePath", self.table_path(table))
@@ -263,9 +278,7 @@ class DeltaRsLake(_LakeBase):
         mtime = int(info.mtime.timestamp() * 1000) if info.mtime else 0
         return {"size": info.size, "mtime_ms": mtime, "parquet": pq.ParquetFile(fs.open_input_file(dst_path))}
 
-    def commit(
-        self, staged: StagedWrite, mode: WriteMode = "append", replace_where: Sequence[Condition] = ()
-    ) -> int:
+    def commit(self, staged: StagedWrite, mode: WriteMode = "append", replace_where: Sequence[Condition] = ()) -> int:
         table = staged.table
         self._ensure_table(table)
         partition_only = all(c[0] in table.partition_by and c[1] != "in" for c in replace_where)
@@ -275,9 +288,7 @@ class DeltaRsLake(_LakeBase):
             else:
                 actions = self._add_actions(staged)
                 dt = self._delta_table(table)
-                filters = (
-                    [(c, op, _partition_literal(v)) for c, op, v in replace_where] if replace_where else None
-                )
+                filters = [(c, op, _partition_literal(v)) for c, op, v in replace_where] if replace_where else None
                 dt.create_write_transaction(
                     actions,
                     mode=mode,
@@ -369,7 +380,13 @@ class DeltaSparkLake(_LakeBase):
         history = self.history(table)
         return int(history[0]["version"]) if history else -1
 
-    def read(self, table: Table, version: int | None = None, as_of: datetime | None = None) -> DataFrame:
+    def read(
+        self,
+        table: Table,
+        version: int | None = None,
+        as_of: datetime | None = None,
+        partitions: Sequence[Condition] = (),
+    ) -> DataFrame:
         if not self.exists(table):
             return self.spark.createDataFrame([], table.spark_schema())
         reader = self.spark.read.format("delta")
@@ -377,7 +394,8 @@ class DeltaSparkLake(_LakeBase):
             reader = reader.option("versionAsOf", version)
         if as_of is not None:
             reader = reader.option("timestampAsOf", as_of.isoformat())
-        return reader.load(self.table_path(table))
+        df = reader.load(self.table_path(table))
+        return df.where(predicate_sql(partitions)) if partitions else df
 
     def stage(self, table: Table, df: DataFrame) -> StagedWrite:
         stage_path = f"{self.table_path(table)}/{STAGING_DIR}/{uuid.uuid4().hex}"
@@ -396,9 +414,7 @@ class DeltaSparkLake(_LakeBase):
         ]
         return staged
 
-    def commit(
-        self, staged: StagedWrite, mode: WriteMode = "append", replace_where: Sequence[Condition] = ()
-    ) -> int:
+    def commit(self, staged: StagedWrite, mode: WriteMode = "append", replace_where: Sequence[Condition] = ()) -> int:
         table = staged.table
         writer = staged.read(self.spark).write.format("delta").mode(mode)
         if table.partition_by:

@@ -99,6 +99,7 @@ SILVER_CAMERAS = REGISTRY.add(
             C("range_m", "double", True, "Useful range, metres", min_value=0, max_value=5000),
             C("owner", "string", True, "Operator of the camera"),
             C("status", "string", False, "active | inactive", allowed_values=("active", "inactive")),
+            C("available", "boolean", False, "Feed available now (JamCam 'available'; otherwise status = active)"),
             C("image_url", "string", True, "Still image URL (JamCam)"),
             C("video_url", "string", True, "Video URL (JamCam)"),
             C("installed_at", "timestamp", True, "When the camera was installed"),
