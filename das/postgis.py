@@ -23,14 +23,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg2.extensions import connection as PgConnection
-from sqlalchemy import create_engine, text
+from sqlalchemy import MetaData, create_engine, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
 from das.config import REPO_ROOT, Settings
 from das.errors import ServiceError
 from schemas.model import Table
-from schemas.postgis import SCHEMA, copy_columns, primary_key_columns, served_tables
+from schemas.postgis import METADATA, SCHEMA, copy_columns, primary_key_columns, served_tables
 from schemas.reference import BOUNDARY_SOURCES, BoundarySource
 from schemas.tables import FLAG_EVIDENCE, GOLD_FLAGS, INGEST_RUNS, SILVER_ANPR_READS
 
@@ -117,6 +117,35 @@ def prepare_database(connection: Connection) -> None:
     connection.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
     connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
     connection.commit()
+
+
+def schema_drift(settings: Settings, metadata: MetaData | None = None) -> list[Any]:
+    """Differences between the migrated database and the declarations (Alembic's autogenerate diff).
+
+    Empty when every declaration change has its migration; otherwise generate one with
+    ``alembic -c infra/alembic.ini revision --autogenerate -m "..."``.
+    """
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    eng = engine(settings)
+    try:
+        with eng.connect() as conn:
+            context = MigrationContext.configure(conn, opts=migration_options())
+            return list(compare_metadata(context, metadata if metadata is not None else METADATA))
+    finally:
+        eng.dispose()
+
+
+def migration_options() -> dict[str, Any]:
+    """The Alembic comparison options shared by env.py and the drift check."""
+    return {
+        "include_schemas": True,
+        "include_name": include_name,
+        "include_object": include_object,
+        "version_table_schema": SCHEMA,
+        "compare_type": True,
+    }
 
 
 def alembic_config(settings: Settings):  # type: ignore[no-untyped-def]

@@ -15,6 +15,8 @@ Conventions:
 
 from __future__ import annotations
 
+from typing import Any
+
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
@@ -30,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy import Column as SAColumn
 from sqlalchemy import Table as SATable
 from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION, TIMESTAMP
+from sqlalchemy.schema import SchemaItem
 from sqlalchemy.types import TypeEngine
 
 from schemas.model import Column, PointGeometry, PolygonGeometry, Table
@@ -101,7 +104,7 @@ def build_table(table: Table, metadata: MetaData) -> SATable:
     if not table.postgis_name:
         raise ValueError(f"table {table.qualified_name} is not served in PostGIS (postgis_name is None)")
     name = table.postgis_name
-    columns: list[SAColumn] = [
+    columns: list[SchemaItem] = [
         SAColumn(c.name, sql_type(c), nullable=c.nullable, comment=c.description or None)
         for c in table.served_columns
     ]
@@ -109,7 +112,7 @@ def build_table(table: Table, metadata: MetaData) -> SATable:
     columns += [_point_column(g) for g in table.geometries]
     columns += [_shape_column(s) for s in table.shapes]
 
-    extras: list[object] = []
+    extras: list[SchemaItem] = []
     pk = primary_key_columns(table)
     if pk:
         extras.append(PrimaryKeyConstraint(*pk, name=f"pk_{name}"))
@@ -120,14 +123,14 @@ def build_table(table: Table, metadata: MetaData) -> SATable:
     for geom_name in geometry_names:
         extras.append(Index(_index_name("gist", name, (geom_name,)), geom_name, postgresql_using="gist"))
 
-    kwargs: dict[str, str] = {}
+    kwargs: dict[str, Any] = {}
     if table.postgis_partition_by_day:
         kwargs["postgresql_partition_by"] = f"RANGE ({table.postgis_partition_by_day})"
     return SATable(
         name,
         metadata,
         *columns,
-        *extras,  # type: ignore[arg-type]
+        *extras,
         schema=SCHEMA,
         comment=table.description,
         **kwargs,

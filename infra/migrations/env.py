@@ -6,19 +6,21 @@ the alembic CLI falls back to the URL from ``das.config`` settings.
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from alembic.operations import ops
 from geoalchemy2 import alembic_helpers
 from sqlalchemy.engine import Connection
 
 from das.config import get_settings
-from das.postgis import engine_for_url, include_name, include_object, prepare_database
-from schemas.postgis import METADATA, SCHEMA
+from das.postgis import engine_for_url, migration_options, prepare_database
+from schemas.postgis import METADATA
 
 config = context.config
 
 
-def _write_revision(context_: object, revision: object, directives: list) -> None:  # type: ignore[type-arg]
+def _write_revision(context_: Any, revision: Any, directives: list[Any]) -> None:
     """GeoAlchemy2's rewriter, plus explicit table comments: its create_geospatial_table drops them."""
     alembic_helpers.writer(context_, revision, directives)
     for script in directives:
@@ -38,11 +40,7 @@ def _write_revision(context_: object, revision: object, directives: list) -> Non
 def _configure(**kwargs: object) -> None:
     context.configure(
         target_metadata=METADATA,
-        include_schemas=True,
-        include_name=include_name,
-        include_object=include_object,
-        version_table_schema=SCHEMA,
-        compare_type=True,
+        **migration_options(),
         process_revision_directives=_write_revision,
         render_item=alembic_helpers.render_item,
         **kwargs,  # type: ignore[arg-type]
