@@ -95,7 +95,13 @@ def iso(epoch_s: int | None) -> str:
 
 def write_csv(files: AtomicFiles, final: Path, columns: tuple[str, ...], rows: dict[str, Any]) -> None:
     frame = pl.DataFrame({c: rows[c] for c in columns})
-    frame.write_csv(files.handle(final), include_header=True)
+    empty_as_null(frame).write_csv(files.handle(final), include_header=True)
+
+
+def empty_as_null(frame: pl.DataFrame) -> pl.DataFrame:
+    """Empty text becomes an empty *unquoted* field: CSV readers take it as missing, not as ''."""
+    text = [c for c, t in frame.schema.items() if t == pl.Utf8]
+    return frame.with_columns(pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c) for c in text)
 
 
 def write_json(files: AtomicFiles, final: Path, document: dict[str, Any]) -> None:
@@ -127,7 +133,7 @@ class ReadsWriter:
         for p in np.unique(part):
             final = self.window_file(day, int(p))
             header = self.files.is_new(final)
-            frame.filter(pl.Series(part == p)).write_csv(self.files.handle(final), include_header=header)
+            empty_as_null(frame.filter(pl.Series(part == p))).write_csv(self.files.handle(final), include_header=header)
         self.rows_written += batch.size
 
     def ensure_all_files(self, day: dt.date) -> None:
