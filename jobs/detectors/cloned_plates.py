@@ -53,7 +53,9 @@ def detect_cloned_plates(inputs: DetectorInputs, params: ClonedPlateParams, now:
         .withColumn("gap_s", gap_s)
         .withColumn("speed_kmh", speed_kmh)
         .where(F.col("distance_m") >= params.min_separation_m)
-        .where(F.col("speed_kmh").isNull() | (F.col("speed_kmh") > params.max_speed_kmh))
+        .where(
+            (F.col("speed_kmh").isNull() & (F.col("distance_m") > 0)) | (F.col("speed_kmh") > params.max_speed_kmh)
+        )
         .withColumn(
             "pair_score",
             F.when(F.col("speed_kmh").isNull(), 1.0).otherwise(1.0 - params.max_speed_kmh / F.col("speed_kmh")),

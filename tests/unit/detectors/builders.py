@@ -78,6 +78,7 @@ def camera(camera_id: str, dx_m: float = 0.0, dy_m: float = 0.0, **overrides: An
         "camera_type": "anpr",
         **position(dx_m, dy_m),
         "status": "active",
+        "available": True,
         "valid_from": datetime(2020, 1, 1, tzinfo=UTC),
         "valid_to": None,
         "is_current": True,
