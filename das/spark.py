@@ -67,5 +67,5 @@ def build_spark(settings: Settings | None = None, app_name: str = "das") -> Spar
     for key, value in settings.spark_conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
+    spark.sparkContext.setLogLevel("FATAL")  # errors reach Python as exceptions
     return spark
