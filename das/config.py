@@ -113,6 +113,7 @@ class Settings(BaseSettings):
     volume_min_ratio: float = 0.2
     volume_max_ratio: float = 5.0
     anpr_schedule_minutes: int = 5
+    detection_days: int = 1  # detectors look at the latest N days of reads (camera_silent adds its baseline)
 
     hotlist_hit: HotlistHitParams = HotlistHitParams()
     cloned_plate: ClonedPlateParams = ClonedPlateParams()
