@@ -412,6 +412,12 @@ def publish_reads_day(settings: Settings, reads: pa.Table | pd.DataFrame, day: d
         )
         cur.execute(f"ALTER TABLE {_qualified(loading)} RENAME TO {_quote_ident(name)}")
         cur.execute(f"ALTER TABLE {_qualified(name)} DROP CONSTRAINT {_quote_ident(loading + '_bound')}")
+        # ATTACH named the indexes after the loading table; give them the partition's name.
+        cur.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = %s", (SCHEMA, name))
+        for (index,) in cur.fetchall():
+            if index.startswith(loading):
+                renamed = name + index[len(loading):]
+                cur.execute(f"ALTER INDEX {_qualified(index)} RENAME TO {_quote_ident(renamed)}")
         return copied
 
 
@@ -543,8 +549,9 @@ def synthetic_reads(rows: int, day: date, *, cameras: int = 500, plates: int = 5
     camera_no = rng.integers(0, cameras, rows)
     cam_lon = -0.5 + 0.8 * np.random.default_rng(seed + 1).random(cameras)
     cam_lat = 51.3 + 0.35 * np.random.default_rng(seed + 2).random(cameras)
-    cam_e = 505_000 + 55_000 * (cam_lon + 0.5) / 0.8
-    cam_n = 160_000 + 39_000 * (cam_lat - 51.3) / 0.35
+    from pyproj import Transformer
+
+    cam_e, cam_n = Transformer.from_crs(4326, 27700, always_xy=True).transform(cam_lon, cam_lat)
     start = np.datetime64(_utc_midnight(day).replace(tzinfo=None), "us")
     read_at = start + rng.integers(0, 86_400_000_000, rows).astype("timedelta64[us]")
     plate_no = rng.integers(0, plates, rows)
