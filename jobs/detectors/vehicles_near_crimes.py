@@ -64,9 +64,8 @@ def detect_vehicles_near_crimes(
 ) -> DataFrame:
     crimes = usable_crimes(inputs.crimes, max_window_hours=params.max_window_hours)
     crime_cameras = _crime_cameras(crimes, inputs.cameras, params.radius_m).select(
-        *[F.col(c).alias(f"crime_{c}") if c != "camera_id" else F.col(c) for c in
-          ("crime_id", "crime_type", "occurred_from", "occurred_to", "easting", "northing",
-           "longitude", "latitude", "location", "camera_id")]
+        "crime_id", "crime_type", "occurred_from", "occurred_to", "camera_id",
+        *[F.col(c).alias(f"crime_{c}") for c in ("easting", "northing", "longitude", "latitude", "location")],
     )
     margin = F.expr(f"make_dt_interval(0, 0, 0, {params.window_min * 60.0})")
     read_distance = F.sqrt(
@@ -79,8 +78,8 @@ def detect_vehicles_near_crimes(
         reads.join(
             F.broadcast(crime_cameras),
             (reads["camera_id"] == crime_cameras["camera_id"])
-            & (reads["read_at"] >= crime_cameras["crime_occurred_from"] - margin)
-            & (reads["read_at"] <= crime_cameras["crime_occurred_to"] + margin),
+            & (reads["read_at"] >= crime_cameras["occurred_from"] - margin)
+            & (reads["read_at"] <= crime_cameras["occurred_to"] + margin),
         )
         .drop(crime_cameras["camera_id"])
         .withColumn("distance_m", read_distance)
@@ -116,8 +115,8 @@ def detect_vehicles_near_crimes(
     )
 
     read_detail = F.concat(
-        F.format_number("distance_m", 0), F.lit(" m from "), F.col("crime_crime_type"), F.lit(" "),
-        F.col("crime_crime_id"),
+        F.format_number("distance_m", 0), F.lit(" m from "), F.col("crime_type"), F.lit(" "),
+        F.col("crime_id"),
     )
     read_items = (
         matches.groupBy("plate", "read_id")
@@ -135,15 +134,15 @@ def detect_vehicles_near_crimes(
         )
     )
     crime_detail = F.concat(
-        F.col("crime_crime_type"),
+        F.col("crime_type"),
         F.coalesce(F.concat(F.lit(" at "), F.col("crime_location")), F.lit("")),
-        F.lit(", occurred "), F.date_format("crime_occurred_from", "yyyy-MM-dd HH:mm"), F.lit(" to "),
-        F.date_format("crime_occurred_to", "yyyy-MM-dd HH:mm"), F.lit(" UTC"),
+        F.lit(", occurred "), F.date_format("occurred_from", "yyyy-MM-dd HH:mm"), F.lit(" to "),
+        F.date_format("occurred_to", "yyyy-MM-dd HH:mm"), F.lit(" UTC"),
     )
     crime_items = matches.select(
         "plate",
         evidence_entry(
-            "crime", ref_id=F.col("crime_crime_id"), at=F.col("crime_occurred_from"),
+            "crime", ref_id=F.col("crime_id"), at=F.col("occurred_from"),
             longitude=F.col("crime_longitude"), latitude=F.col("crime_latitude"), detail=crime_detail,
         ).alias("item"),
     ).distinct()
@@ -151,13 +150,13 @@ def detect_vehicles_near_crimes(
 
     first_crime = F.min_by(
         F.struct(F.col("crime_longitude").alias("longitude"), F.col("crime_latitude").alias("latitude")),
-        F.struct("crime_occurred_from", "crime_crime_id"),
+        F.struct("occurred_from", "crime_id"),
     )
     per_plate = (
         matches.groupBy("plate", "n_crimes")
         .agg(
-            F.array_sort(F.collect_set("crime_crime_id")).alias("related"),
-            F.array_sort(F.collect_set("crime_crime_type")).alias("crime_types"),
+            F.array_sort(F.collect_set("crime_id")).alias("related"),
+            F.array_sort(F.collect_set("crime_type")).alias("crime_types"),
             F.countDistinct("camera_id").alias("n_cameras"),
             F.min("read_at").alias("window_start"),
             F.max("read_at").alias("window_end"),
