@@ -525,3 +525,16 @@ def _delta_on_classpath(spark: SparkSession, settings: Settings) -> bool:
         return True
     except Exception:
         return False
+
+
+def read_arrow(settings: Settings, table: Table):  # type: ignore[no-untyped-def]
+    """A whole (small) table as Arrow, read by delta-rs without Spark: for CLIs and reports.
+
+    Both backends write standard Delta tables, so delta-rs reads either.
+    """
+    from deltalake import DeltaTable
+
+    path = f"{settings.lake.rstrip('/')}/{table.layer}/{table.name}"
+    if not DeltaTable.is_deltatable(path):
+        return table.arrow_schema().empty_table()
+    return DeltaTable(path).to_pyarrow_table()

@@ -1,0 +1,28 @@
+"""Environment that points the Airflow CLI and DAGs at the local (or configured) setup."""
+
+from __future__ import annotations
+
+from das.config import REPO_ROOT, Settings
+
+
+def airflow_environment(settings: Settings) -> dict[str, str]:
+    """Airflow settings as environment variables: metadata DB in the das cluster, DAGs from ./dags.
+
+    Connections and Variables come from the environment too (AIRFLOW_CONN_*, AIRFLOW_VAR_*), so no
+    secrets live in the metadata database.
+    """
+    settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    return {
+        "AIRFLOW_HOME": str(settings.airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.airflow_sqlalchemy_url,
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(settings.logs_dir / "airflow"),
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW_CONN_DAS_POSTGIS": settings.libpq_dsn,
+        "AIRFLOW_VAR_DAS_LANDING": str(settings.landing),
+        "AIRFLOW_VAR_DAS_LAKE": settings.lake,
+        "DAS_HOME": str(settings.home_abs),
+        "DAS_PG_PORT": str(settings.pg_port),
+    }
