@@ -28,15 +28,68 @@ LONDON = ZoneInfo("Europe/London")
 DAY_S = 86_400
 
 # Share of a day's trips starting in each local hour (UK road traffic shapes).
-WEEKDAY_PROFILE = np.array([0.6, 0.4, 0.3, 0.3, 0.5, 1.2, 3.0, 6.0, 7.5, 5.5, 4.8, 4.8, 5.0, 5.0, 5.2, 6.0,
-                            7.0, 7.5, 6.0, 4.5, 3.5, 2.8, 2.0, 1.2])
-WEEKEND_PROFILE = np.array([1.2, 0.8, 0.6, 0.5, 0.5, 0.7, 1.2, 2.2, 3.5, 5.0, 6.2, 6.8, 7.0, 6.8, 6.5, 6.2,
-                            6.0, 5.5, 4.8, 4.0, 3.2, 2.6, 2.0, 1.5])
+WEEKDAY_PROFILE = np.array(
+    [
+        0.6,
+        0.4,
+        0.3,
+        0.3,
+        0.5,
+        1.2,
+        3.0,
+        6.0,
+        7.5,
+        5.5,
+        4.8,
+        4.8,
+        5.0,
+        5.0,
+        5.2,
+        6.0,
+        7.0,
+        7.5,
+        6.0,
+        4.5,
+        3.5,
+        2.8,
+        2.0,
+        1.2,
+    ]
+)
+WEEKEND_PROFILE = np.array(
+    [
+        1.2,
+        0.8,
+        0.6,
+        0.5,
+        0.5,
+        0.7,
+        1.2,
+        2.2,
+        3.5,
+        5.0,
+        6.2,
+        6.8,
+        7.0,
+        6.8,
+        6.5,
+        6.2,
+        6.0,
+        5.5,
+        4.8,
+        4.0,
+        3.2,
+        2.6,
+        2.0,
+        1.5,
+    ]
+)
 READ_SHARES = {"fleet": 0.30, "commuter": 0.45, "visitor": 0.25}
 COMPASS = np.array(["E", "NE", "N", "NW", "W", "SW", "S", "SE"])
 
 MALFORMED_NONE, MALFORMED_EMPTY_PLATE, MALFORMED_BAD_TIME, MALFORMED_UNKNOWN_CAMERA, MALFORMED_BAD_CONF = range(5)
 UNKNOWN_CAMERA_ID = "99999.99999"
+FLEET_SLICE = 5_000
 
 
 @dataclass
@@ -61,8 +114,16 @@ class ReadBatch:
         return int(self.cam.size)
 
     def take(self, index: np.ndarray) -> ReadBatch:
-        return ReadBatch(self.cam[index], self.t[index], self.plate[index], self.confidence[index],
-                         self.country[index], self.direction[index], self.lane[index], self.malformed[index])
+        return ReadBatch(
+            self.cam[index],
+            self.t[index],
+            self.plate[index],
+            self.confidence[index],
+            self.country[index],
+            self.direction[index],
+            self.lane[index],
+            self.malformed[index],
+        )
 
     @staticmethod
     def concat(batches: list[ReadBatch]) -> ReadBatch:
@@ -125,7 +186,10 @@ def trip_speeds_mps(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def timeline(
-    rng: np.random.Generator, legs: np.ndarray, depart: np.ndarray, speed: np.ndarray,
+    rng: np.random.Generator,
+    legs: np.ndarray,
+    depart: np.ndarray,
+    speed: np.ndarray,
     dwell_prob: float = 0.0,
 ) -> np.ndarray:
     """Arrival times (n, steps+1) at each camera of a walk: distance x detour / speed, plus stops."""
@@ -154,8 +218,14 @@ def directions(net: CameraNetwork, cams: np.ndarray) -> np.ndarray:
 class BackgroundTraffic:
     """Generates each day's background reads, chunk by chunk of vehicles."""
 
-    def __init__(self, params: SimulationParams, net: CameraNetwork, population: Population,
-                 cameras: CameraBehaviour, days: list[dt.date]) -> None:
+    def __init__(
+        self,
+        params: SimulationParams,
+        net: CameraNetwork,
+        population: Population,
+        cameras: CameraBehaviour,
+        days: list[dt.date],
+    ) -> None:
         self.params = params
         self.net = net
         self.population = population
@@ -181,8 +251,8 @@ class BackgroundTraffic:
         f_hi, c_hi = pop.n_fleet, pop.n_fleet + pop.n_commuter
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         fleet = np.arange(max(lo, 0), min(hi, f_hi))
-        if fleet.size:
-            parts.extend(self._fleet(rng, fleet, weekend))
+        for first in range(0, fleet.size, FLEET_SLICE):  # long all-day walks: smaller slices bound memory
+            parts.extend(self._fleet(rng, fleet[first : first + FLEET_SLICE], weekend))
         commuters = np.arange(max(lo, f_hi), min(hi, c_hi))
         if commuters.size:
             parts.extend(self._commuters(rng, chunk_index, commuters, weekend))
@@ -221,8 +291,9 @@ class BackgroundTraffic:
         length = rng.integers(3, 13, n)
         return cams, legs, length
 
-    def _commuters(self, rng: np.random.Generator, chunk_index: int, vehicles: np.ndarray,
-                   weekend: bool) -> list[tuple]:
+    def _commuters(
+        self, rng: np.random.Generator, chunk_index: int, vehicles: np.ndarray, weekend: bool
+    ) -> list[tuple]:
         cams, legs, length = self._commuter_routes(chunk_index, vehicles.size)
         travels = rng.random(vehicles.size) < (0.25 if weekend else 0.92)
         vehicles, cams, legs, length = vehicles[travels], cams[travels], legs[travels], length[travels]
@@ -258,9 +329,15 @@ class BackgroundTraffic:
         # Return trip: the same way back, one to five hours after arriving.
         rev_idx = np.clip(length[b, None] - np.arange(cams.shape[1])[None, :], 0, None)
         leg_idx = np.clip(length[b, None] - 1 - np.arange(legs.shape[1])[None, :], 0, None)
-        ret = self._trip(rng, vehicles[b], np.take_along_axis(cams[b], rev_idx, axis=1),
-                         np.take_along_axis(legs[b], leg_idx, axis=1), length[b],
-                         arrive[b] + rng.uniform(1, 5, b.size) * 3600, weekend)
+        ret = self._trip(
+            rng,
+            vehicles[b],
+            np.take_along_axis(cams[b], rev_idx, axis=1),
+            np.take_along_axis(legs[b], leg_idx, axis=1),
+            length[b],
+            arrive[b] + rng.uniform(1, 5, b.size) * 3600,
+            weekend,
+        )
         return [out, ret]
 
     # -- shared machinery ------------------------------------------------------------------------
@@ -268,8 +345,16 @@ class BackgroundTraffic:
         mean_leg_s = float(np.mean(self.net.neighbour_dist[:, :3])) * 1.4 / (30 / 3.6) + (120 if dwell else 0)
         return int(min(400, max(4, seconds / mean_leg_s * 1.6)))
 
-    def _walk_reads(self, rng: np.random.Generator, vehicles: np.ndarray, starts: np.ndarray,
-                    ends: np.ndarray, steps: int, dwell_prob: float, weekend: bool) -> tuple:
+    def _walk_reads(
+        self,
+        rng: np.random.Generator,
+        vehicles: np.ndarray,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        steps: int,
+        dwell_prob: float,
+        weekend: bool,
+    ) -> tuple:
         start_cam = rng.integers(0, self.net.size, vehicles.size)
         cams, legs = random_walks(self.net, rng, start_cam, steps)
         speed = trip_speeds_mps(rng, vehicles.size) * rush_factor(starts, weekend)
@@ -277,8 +362,17 @@ class BackgroundTraffic:
         valid = arrival < ends[:, None]
         return self._flatten(cams, arrival, vehicles, valid)
 
-    def _trip(self, rng: np.random.Generator, vehicles: np.ndarray, cams: np.ndarray, legs: np.ndarray,
-              length: np.ndarray, depart: np.ndarray, weekend: bool, with_arrival: bool = False) -> Any:
+    def _trip(
+        self,
+        rng: np.random.Generator,
+        vehicles: np.ndarray,
+        cams: np.ndarray,
+        legs: np.ndarray,
+        length: np.ndarray,
+        depart: np.ndarray,
+        weekend: bool,
+        with_arrival: bool = False,
+    ) -> Any:
         speed = trip_speeds_mps(rng, vehicles.size) * rush_factor(depart, weekend)
         arrival = timeline(rng, legs, depart, speed)
         valid = np.arange(cams.shape[1])[None, :] <= length[:, None]
@@ -287,15 +381,22 @@ class BackgroundTraffic:
             return reads, np.take_along_axis(arrival, length[:, None], axis=1)[:, 0]
         return reads
 
-    def _flatten(self, cams: np.ndarray, arrival: np.ndarray, vehicles: np.ndarray,
-                 valid: np.ndarray) -> tuple:
+    def _flatten(self, cams: np.ndarray, arrival: np.ndarray, vehicles: np.ndarray, valid: np.ndarray) -> tuple:
         valid = valid & (arrival < DAY_S)
         direction = directions(self.net, cams)
         rows = np.broadcast_to(vehicles[:, None], cams.shape)
         return cams[valid], arrival[valid], rows[valid], direction[valid]
 
-    def _observe(self, rng: np.random.Generator, day_index: int, day: dt.date, cams: np.ndarray,
-                 local_t: np.ndarray, vehicle: np.ndarray, direction: np.ndarray) -> ReadBatch:
+    def _observe(
+        self,
+        rng: np.random.Generator,
+        day_index: int,
+        day: dt.date,
+        cams: np.ndarray,
+        local_t: np.ndarray,
+        vehicle: np.ndarray,
+        direction: np.ndarray,
+    ) -> ReadBatch:
         """From passes to reads: capture rate, outages, skew, misreads, double captures, malformed rows."""
         p = self.params
         t_true = (day_start_epoch(day) + local_t - utc_offset_s(day)).astype(np.int64)
@@ -311,9 +412,15 @@ class BackgroundTraffic:
             plate[i] = misread(plate[i], rng)
         changed = mis[plate[mis] != self.population.plates[vehicle[mis]]]
         confidence[changed] = np.round(rng.uniform(0.40, 0.78, changed.size), 3)
-        batch = ReadBatch(cams.astype(np.int32), t_true + self.cameras.skew_s[cams], plate,
-                          confidence, self.population.countries[vehicle], direction,
-                          rng.integers(1, 4, n).astype(np.int8))
+        batch = ReadBatch(
+            cams.astype(np.int32),
+            t_true + self.cameras.skew_s[cams],
+            plate,
+            confidence,
+            self.population.countries[vehicle],
+            direction,
+            rng.integers(1, 4, n).astype(np.int8),
+        )
         dup = np.flatnonzero(rng.random(n) < p.double_capture_share)
         twin = batch.take(dup)
         twin.t = twin.t + rng.integers(1, 3, dup.size)
@@ -327,8 +434,15 @@ class BackgroundTraffic:
 
 
 def empty_batch() -> ReadBatch:
-    return ReadBatch(np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0, object),
-                     np.zeros(0, np.float32), np.zeros(0, object), np.zeros(0, object), np.zeros(0, np.int8))
+    return ReadBatch(
+        np.zeros(0, np.int32),
+        np.zeros(0, np.int64),
+        np.zeros(0, object),
+        np.zeros(0, np.float32),
+        np.zeros(0, object),
+        np.zeros(0, object),
+        np.zeros(0, np.int8),
+    )
 
 
 def add_malformed(rng: np.random.Generator, batch: ReadBatch, share: float) -> ReadBatch:
