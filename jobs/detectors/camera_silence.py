@@ -55,11 +55,16 @@ def detect_camera_silence(inputs: DetectorInputs, params: CameraSilentParams, no
     )
     hours = spark.range(n_hours).select((F.lit(first_hour) + F.col("id") * _HOUR_MICROS).alias("hour_micros"))
     hours = hours.withColumn("hour", F.timestamp_micros("hour_micros")).withColumn("hod", F.hour("hour"))
-    current = inputs.cameras.where(F.col("is_current")).select(
-        "camera_id", "name", "status", "installed_at", "removed_at", "longitude", "latitude"
-    ).dropDuplicates(["camera_id"])
-    cameras = counts.select("camera_id").distinct().join(current, "camera_id", "left").where(
-        F.col("status").isNull() | (F.col("status") != "inactive")
+    current = (
+        inputs.cameras.where(F.col("is_current"))
+        .select("camera_id", "name", "status", "installed_at", "removed_at", "longitude", "latitude")
+        .dropDuplicates(["camera_id"])
+    )
+    cameras = (
+        counts.select("camera_id")
+        .distinct()
+        .join(current, "camera_id", "left")
+        .where(F.col("status").isNull() | (F.col("status") != "inactive"))
     )
     grid = (
         cameras.crossJoin(F.broadcast(hours))
@@ -96,12 +101,21 @@ def detect_camera_silence(inputs: DetectorInputs, params: CameraSilentParams, no
         - F.row_number().over(Window.partitionBy("camera_id").orderBy("hour_micros")),
     )
     hour_item = evidence_entry(
-        "camera", ref_id=F.col("camera_id"), camera_id=F.col("camera_id"), at=F.col("hour"),
-        longitude=F.col("longitude"), latitude=F.col("latitude"),
+        "camera",
+        ref_id=F.col("camera_id"),
+        camera_id=F.col("camera_id"),
+        at=F.col("hour"),
+        longitude=F.col("longitude"),
+        latitude=F.col("latitude"),
         detail=F.concat(
-            F.date_format("hour", "yyyy-MM-dd HH:mm"), F.lit(" UTC + 1 h: "), F.col("observed").cast("string"),
-            F.lit(" reads, expected "), F.format_number("expected", 1), F.lit(" (network "),
-            F.col("network").cast("string"), F.lit(")"),
+            F.date_format("hour", "yyyy-MM-dd HH:mm"),
+            F.lit(" UTC + 1 h: "),
+            F.col("observed").cast("string"),
+            F.lit(" reads, expected "),
+            F.format_number("expected", 1),
+            F.lit(" (network "),
+            F.col("network").cast("string"),
+            F.lit(")"),
         ),
     )
     runs = (
@@ -120,16 +134,27 @@ def detect_camera_silence(inputs: DetectorInputs, params: CameraSilentParams, no
         .where(F.col("n_hours") >= params.hours)
     )
     camera_item = evidence_entry(
-        "camera", ref_id=F.col("camera_id"), camera_id=F.col("camera_id"), longitude=F.col("longitude"),
+        "camera",
+        ref_id=F.col("camera_id"),
+        camera_id=F.col("camera_id"),
+        longitude=F.col("longitude"),
         latitude=F.col("latitude"),
         detail=F.concat(F.lit("camera "), F.coalesce(F.col("name"), F.col("camera_id")), F.lit(" (silent camera)")),
     )
     summary = F.concat(
-        F.lit("Camera "), F.col("camera_id"), F.coalesce(F.concat(F.lit(" ("), F.col("name"), F.lit(")")), F.lit("")),
-        F.lit(" went silent for "), F.col("n_hours").cast("string"), F.lit(" h from "),
-        F.date_format("window_start", "yyyy-MM-dd HH:mm"), F.lit(" to "),
-        F.date_format(F.col("last_hour") + F.expr("INTERVAL 1 HOUR"), "yyyy-MM-dd HH:mm"), F.lit(" UTC: "),
-        F.col("observed").cast("string"), F.lit(" reads vs "), F.format_number("expected", 1),
+        F.lit("Camera "),
+        F.col("camera_id"),
+        F.coalesce(F.concat(F.lit(" ("), F.col("name"), F.lit(")")), F.lit("")),
+        F.lit(" went silent for "),
+        F.col("n_hours").cast("string"),
+        F.lit(" h from "),
+        F.date_format("window_start", "yyyy-MM-dd HH:mm"),
+        F.lit(" to "),
+        F.date_format(F.col("last_hour") + F.expr("INTERVAL 1 HOUR"), "yyyy-MM-dd HH:mm"),
+        F.lit(" UTC: "),
+        F.col("observed").cast("string"),
+        F.lit(" reads vs "),
+        F.format_number("expected", 1),
         F.lit(f" expected (below {params.drop_ratio:.0%} of its usual volume)."),
     )
     ratio = F.when(F.col("expected") > 0, F.col("observed") / F.col("expected")).otherwise(1.0)
@@ -145,4 +170,3 @@ def detect_camera_silence(inputs: DetectorInputs, params: CameraSilentParams, no
         F.concat(F.array(camera_item), F.col("hour_items")).alias("evidence"),
     )
     return to_flags_frame(content, FLAG_TYPE, params, now)
-

@@ -53,9 +53,7 @@ def detect_cloned_plates(inputs: DetectorInputs, params: ClonedPlateParams, now:
         .withColumn("gap_s", gap_s)
         .withColumn("speed_kmh", speed_kmh)
         .where(F.col("distance_m") >= params.min_separation_m)
-        .where(
-            (F.col("speed_kmh").isNull() & (F.col("distance_m") > 0)) | (F.col("speed_kmh") > params.max_speed_kmh)
-        )
+        .where((F.col("speed_kmh").isNull() & (F.col("distance_m") > 0)) | (F.col("speed_kmh") > params.max_speed_kmh))
         .withColumn(
             "pair_score",
             F.when(F.col("speed_kmh").isNull(), 1.0).otherwise(1.0 - params.max_speed_kmh / F.col("speed_kmh")),
@@ -64,29 +62,41 @@ def detect_cloned_plates(inputs: DetectorInputs, params: ClonedPlateParams, now:
     )
     speed_text = F.coalesce(F.format_number("speed_kmh", 0), F.lit("unbounded"))
     pair_text = F.concat(
-        F.format_number(F.col("distance_m") / 1000.0, 1), F.lit(" km in "), F.format_number("gap_s", 0),
-        F.lit(" s (implied "), speed_text, F.lit(f" km/h > {params.max_speed_kmh:g} km/h, "),
+        F.format_number(F.col("distance_m") / 1000.0, 1),
+        F.lit(" km in "),
+        F.format_number("gap_s", 0),
+        F.lit(" s (implied "),
+        speed_text,
+        F.lit(f" km/h > {params.max_speed_kmh:g} km/h, "),
         F.lit(f"allowing {params.clock_skew_s:g} s clock skew)"),
     )
     impossible = impossible.withColumn(
         "pair_evidence",
         F.array(
             evidence_entry(
-                "read", ref_id=F.col("prev_read_id"), camera_id=F.col("prev_camera_id"), plate=F.col("plate"),
-                at=F.col("prev_read_at"), longitude=F.col("prev_longitude"), latitude=F.col("prev_latitude"),
+                "read",
+                ref_id=F.col("prev_read_id"),
+                camera_id=F.col("prev_camera_id"),
+                plate=F.col("plate"),
+                at=F.col("prev_read_at"),
+                longitude=F.col("prev_longitude"),
+                latitude=F.col("prev_latitude"),
                 detail=F.concat(F.lit("earlier read of an impossible pair: "), pair_text),
             ),
             evidence_entry(
-                "read", ref_id=F.col("read_id"), camera_id=F.col("camera_id"), plate=F.col("plate"),
-                at=F.col("read_at"), longitude=F.col("longitude"), latitude=F.col("latitude"),
+                "read",
+                ref_id=F.col("read_id"),
+                camera_id=F.col("camera_id"),
+                plate=F.col("plate"),
+                at=F.col("read_at"),
+                longitude=F.col("longitude"),
+                latitude=F.col("latitude"),
                 detail=F.concat(F.lit("later read of an impossible pair: "), pair_text),
             ),
         ),
     )
     worst = F.max_by(
-        F.struct(
-            "distance_m", "gap_s", "speed_kmh", "camera_id", "prev_camera_id", "prev_longitude", "prev_latitude"
-        ),
+        F.struct("distance_m", "gap_s", "speed_kmh", "camera_id", "prev_camera_id", "prev_longitude", "prev_latitude"),
         F.col("pair_score"),
     )
     daily = impossible.groupBy("plate", "day").agg(
@@ -99,18 +109,30 @@ def detect_cloned_plates(inputs: DetectorInputs, params: ClonedPlateParams, now:
         impossible.select("plate", "day", F.explode("pair_evidence").alias("item"))
         .groupBy("plate", "day", F.col("item.ref_id").alias("ref_id"))
         .agg(F.first("item").alias("item"), F.array_sort(F.collect_set("item.detail")).alias("details"))
-        .select("plate", "day", "ref_id", F.col("item").withField("detail", F.array_join("details", "; ")).alias("item"))
+        .select(
+            "plate", "day", "ref_id", F.col("item").withField("detail", F.array_join("details", "; ")).alias("item")
+        )
         .groupBy("plate", "day")
         .agg(F.array_sort(F.collect_list("ref_id")).alias("related"), F.collect_list("item").alias("evidence"))
     )
     daily = daily.join(per_read, ["plate", "day"])
     summary = F.concat(
-        F.col("plate"), F.lit(" read at "), F.col("worst.prev_camera_id"), F.lit(" and "), F.col("worst.camera_id"),
-        F.lit(" "), F.format_number(F.col("worst.distance_m") / 1000.0, 1), F.lit(" km apart within "),
-        F.format_number("worst.gap_s", 0), F.lit(" s (implied "),
+        F.col("plate"),
+        F.lit(" read at "),
+        F.col("worst.prev_camera_id"),
+        F.lit(" and "),
+        F.col("worst.camera_id"),
+        F.lit(" "),
+        F.format_number(F.col("worst.distance_m") / 1000.0, 1),
+        F.lit(" km apart within "),
+        F.format_number("worst.gap_s", 0),
+        F.lit(" s (implied "),
         F.coalesce(F.format_number("worst.speed_kmh", 0), F.lit("unbounded")),
-        F.lit(f" km/h, limit {params.max_speed_kmh:g}) on "), F.date_format("day", "yyyy-MM-dd"),
-        F.lit(": possible cloned plate ("), F.col("n_pairs").cast("string"), F.lit(" impossible pair(s))."),
+        F.lit(f" km/h, limit {params.max_speed_kmh:g}) on "),
+        F.date_format("day", "yyyy-MM-dd"),
+        F.lit(": possible cloned plate ("),
+        F.col("n_pairs").cast("string"),
+        F.lit(" impossible pair(s))."),
     )
     content = daily.select(
         F.col("plate").alias("subject"),

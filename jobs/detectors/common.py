@@ -29,7 +29,15 @@ RELATED_TYPE: T.ArrayType = GOLD_FLAGS.column("related").spark_type()  # type: i
 
 # Columns a detector must provide; the rest are filled in by to_flags_frame.
 CONTENT_COLUMNS = (
-    "subject", "score", "related", "summary", "window_start", "window_end", "longitude", "latitude", "evidence",
+    "subject",
+    "score",
+    "related",
+    "summary",
+    "window_start",
+    "window_end",
+    "longitude",
+    "latitude",
+    "evidence",
 )
 _TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"
 SECONDS_PER_DAY = 86_400.0
@@ -91,8 +99,14 @@ def evidence_entry(
 ) -> Column:
     """One evidence struct with the declared field order and types (missing fields are null)."""
     given: dict[str, Column | None] = {
-        "kind": F.lit(kind), "ref_id": ref_id, "camera_id": camera_id, "plate": plate, "at": at,
-        "longitude": longitude, "latitude": latitude, "detail": detail,
+        "kind": F.lit(kind),
+        "ref_id": ref_id,
+        "camera_id": camera_id,
+        "plate": plate,
+        "at": at,
+        "longitude": longitude,
+        "latitude": latitude,
+        "detail": detail,
     }
     return F.struct(
         *[
@@ -116,15 +130,17 @@ def sorted_evidence(evidence: Column) -> Column:
     """Evidence in time order (then kind and ref_id), so the array is the same on every run."""
     return F.array_sort(
         evidence,
-        lambda a, b: F.when(a["at"].isNull() & b["at"].isNotNull(), 1)
-        .when(a["at"].isNotNull() & b["at"].isNull(), -1)
-        .when(a["at"] < b["at"], -1)
-        .when(a["at"] > b["at"], 1)
-        .when(a["kind"] < b["kind"], -1)
-        .when(a["kind"] > b["kind"], 1)
-        .when(F.coalesce(a["ref_id"], F.lit("")) < F.coalesce(b["ref_id"], F.lit("")), -1)
-        .when(F.coalesce(a["ref_id"], F.lit("")) > F.coalesce(b["ref_id"], F.lit("")), 1)
-        .otherwise(0),
+        lambda a, b: (
+            F.when(a["at"].isNull() & b["at"].isNotNull(), 1)
+            .when(a["at"].isNotNull() & b["at"].isNull(), -1)
+            .when(a["at"] < b["at"], -1)
+            .when(a["at"] > b["at"], 1)
+            .when(a["kind"] < b["kind"], -1)
+            .when(a["kind"] > b["kind"], 1)
+            .when(F.coalesce(a["ref_id"], F.lit("")) < F.coalesce(b["ref_id"], F.lit("")), -1)
+            .when(F.coalesce(a["ref_id"], F.lit("")) > F.coalesce(b["ref_id"], F.lit("")), 1)
+            .otherwise(0)
+        ),
     )
 
 
@@ -220,7 +236,9 @@ def usable_crimes(crimes: DataFrame, *, max_window_hours: float | None = None) -
         .where(F.col("occurred_from").isNotNull())
         .where(F.col("time_precision").isin("exact", "day"))
         .withColumn("occurred_to", F.coalesce(F.col("occurred_to"), F.col("occurred_from")))
-        .withColumn("window_hours", (epoch_seconds(F.col("occurred_to")) - epoch_seconds(F.col("occurred_from"))) / 3600.0)
+        .withColumn(
+            "window_hours", (epoch_seconds(F.col("occurred_to")) - epoch_seconds(F.col("occurred_from"))) / 3600.0
+        )
         .where(F.col("window_hours") >= 0)
     )
     if max_window_hours is not None:

@@ -106,16 +106,22 @@ def detect_convoys(inputs: DetectorInputs, params: ConvoyParams, now: datetime) 
     )
     # A pair (q, r) whose plates both travel with a smaller plate p is part of p's group already.
     a, b = flagged.alias("a"), flagged.alias("b")
-    covered = (
-        a.join(b, (F.col("a.plate_1") == F.col("b.plate_1")) & (F.col("a.plate_2") < F.col("b.plate_2")))
-        .select(F.col("a.plate_2").alias("plate_1"), F.col("b.plate_2").alias("plate_2"))
+    covered = a.join(b, (F.col("a.plate_1") == F.col("b.plate_1")) & (F.col("a.plate_2") < F.col("b.plate_2"))).select(
+        F.col("a.plate_2").alias("plate_1"), F.col("b.plate_2").alias("plate_2")
     )
     flagged = flagged.join(covered, ["plate_1", "plate_2"], "left_anti")
 
     pair_detail = F.concat(
-        F.lit("co-read of "), F.col("plate_1"), F.lit(" and "), F.col("plate_2"), F.lit(" at "), F.col("camera_id"),
-        F.lit(", "), F.format_number(F.abs(F.col("micros_1") - F.col("micros_2")) / 1_000_000.0, 0),
-        F.lit(" s apart, occasion "), F.col("occasion").cast("string"),
+        F.lit("co-read of "),
+        F.col("plate_1"),
+        F.lit(" and "),
+        F.col("plate_2"),
+        F.lit(" at "),
+        F.col("camera_id"),
+        F.lit(", "),
+        F.format_number(F.abs(F.col("micros_1") - F.col("micros_2")) / 1_000_000.0, 0),
+        F.lit(" s apart, occasion "),
+        F.col("occasion").cast("string"),
     )
     events = co.join(flagged.select("plate_1", "plate_2"), ["plate_1", "plate_2"]).select(
         "plate_1",
@@ -125,9 +131,14 @@ def detect_convoys(inputs: DetectorInputs, params: ConvoyParams, now: datetime) 
             F.array(
                 *[
                     evidence_entry(
-                        "read", ref_id=F.col(f"read_id_{i}"), camera_id=F.col("camera_id"),
-                        plate=F.col(f"plate_{i}"), at=F.col(f"read_at_{i}"), longitude=F.col(f"longitude_{i}"),
-                        latitude=F.col(f"latitude_{i}"), detail=pair_detail,
+                        "read",
+                        ref_id=F.col(f"read_id_{i}"),
+                        camera_id=F.col("camera_id"),
+                        plate=F.col(f"plate_{i}"),
+                        at=F.col(f"read_at_{i}"),
+                        longitude=F.col(f"longitude_{i}"),
+                        latitude=F.col(f"latitude_{i}"),
+                        detail=pair_detail,
                     )
                     for i in (1, 2)
                 ]
@@ -155,13 +166,26 @@ def detect_convoys(inputs: DetectorInputs, params: ConvoyParams, now: datetime) 
         strongest.alias("top"),
     )
     summary = F.concat(
-        F.col("plate_1"), F.lit(" travelled with "), F.array_join("related", ", "),
-        F.lit(f" (read within {params.delta_t_s:g} s at the same camera) at "), F.col("top.n_cameras").cast("string"),
-        F.lit(" cameras on "), F.col("top.n_occasions").cast("string"), F.lit(" occasions between "),
-        F.date_format("window_start", "yyyy-MM-dd HH:mm"), F.lit(" and "),
-        F.date_format("window_end", "yyyy-MM-dd HH:mm"), F.lit(" UTC: "), F.col("top.observed").cast("string"),
-        F.lit(" co-reads with "), F.col("top.plate_2"), F.lit(" vs "), F.format_number("top.expected", 2),
-        F.lit(" expected by chance (lift "), F.format_number("top.lift", 1), F.lit(")."),
+        F.col("plate_1"),
+        F.lit(" travelled with "),
+        F.array_join("related", ", "),
+        F.lit(f" (read within {params.delta_t_s:g} s at the same camera) at "),
+        F.col("top.n_cameras").cast("string"),
+        F.lit(" cameras on "),
+        F.col("top.n_occasions").cast("string"),
+        F.lit(" occasions between "),
+        F.date_format("window_start", "yyyy-MM-dd HH:mm"),
+        F.lit(" and "),
+        F.date_format("window_end", "yyyy-MM-dd HH:mm"),
+        F.lit(" UTC: "),
+        F.col("top.observed").cast("string"),
+        F.lit(" co-reads with "),
+        F.col("top.plate_2"),
+        F.lit(" vs "),
+        F.format_number("top.expected", 2),
+        F.lit(" expected by chance (lift "),
+        F.format_number("top.lift", 1),
+        F.lit(")."),
     )
     content = groups.join(group_evidence, "plate_1").select(
         F.col("plate_1").alias("subject"),

@@ -108,10 +108,14 @@ def detect_emerging_hotspots(inputs: DetectorInputs, params: EmergingHotspotPara
         .withColumn("cell", _h3_cell(F.col("latitude"), F.col("longitude"), F.lit(params.h3_resolution)))
         .withColumn("current", F.col("occurred_from") >= F.lit(week_start))
     )
-    counts = cells.groupBy("cell").agg(
-        F.sum(F.col("current").cast("int")).alias("now"),
-        F.sum((~F.col("current")).cast("int")).alias("base"),
-    ).collect()
+    counts = (
+        cells.groupBy("cell")
+        .agg(
+            F.sum(F.col("current").cast("int")).alias("now"),
+            F.sum((~F.col("current")).cast("int")).alias("base"),
+        )
+        .collect()
+    )
     if not counts:
         return to_flags_frame(empty_content(spark), FLAG_TYPE, params, now)
 
@@ -141,8 +145,15 @@ def detect_emerging_hotspots(inputs: DetectorInputs, params: EmergingHotspotPara
 
     crimes_now = (
         cells.where(F.col("current") & F.col("cell").isin(flagged_cells))
-        .select("cell", "crime_id", "crime_type", F.unix_micros("occurred_from").alias("occurred_micros"),
-                "longitude", "latitude", "location")
+        .select(
+            "cell",
+            "crime_id",
+            "crime_type",
+            F.unix_micros("occurred_from").alias("occurred_micros"),
+            "longitude",
+            "latitude",
+            "location",
+        )
         .collect()
     )
     flags: list[dict[str, Any]] = []
@@ -155,14 +166,28 @@ def detect_emerging_hotspots(inputs: DetectorInputs, params: EmergingHotspotPara
             f"baseline z={z_base[i]:.2f} (q={q_base[i]:.3f}), change z={z_change[i]:.2f} (q={q_change[i]:.3f})"
         )
         evidence = [
-            evidence_row("cell", ref_id=cell, at=week_start, longitude=lon, latitude=lat,
-                         detail=f"H3 res {params.h3_resolution} cell: {stats}")
+            evidence_row(
+                "cell",
+                ref_id=cell,
+                at=week_start,
+                longitude=lon,
+                latitude=lat,
+                detail=f"H3 res {params.h3_resolution} cell: {stats}",
+            )
         ]
-        for c in sorted((c for c in crimes_now if c["cell"] == cell), key=lambda c: (c["occurred_micros"], c["crime_id"])):
+        for c in sorted(
+            (c for c in crimes_now if c["cell"] == cell), key=lambda c: (c["occurred_micros"], c["crime_id"])
+        ):
             where = f" at {c['location']}" if c["location"] else ""
             evidence.append(
-                evidence_row("crime", ref_id=c["crime_id"], at=utc_from_micros(c["occurred_micros"]), longitude=c["longitude"],
-                             latitude=c["latitude"], detail=f"{c['crime_type']}{where}")
+                evidence_row(
+                    "crime",
+                    ref_id=c["crime_id"],
+                    at=utc_from_micros(c["occurred_micros"]),
+                    longitude=c["longitude"],
+                    latitude=c["latitude"],
+                    detail=f"{c['crime_type']}{where}",
+                )
             )
         flags.append(
             {

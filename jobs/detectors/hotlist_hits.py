@@ -49,7 +49,14 @@ def detect_hotlist_hits(inputs: DetectorInputs, params: HotlistHitParams, now: d
     if params.min_confidence > 0:
         reads = reads.where(F.col("confidence").isNull() | (F.col("confidence") >= params.min_confidence))
     reads = reads.select(
-        "read_id", "camera_id", "plate", "plate_raw", "read_at", "confidence", "longitude", "latitude",
+        "read_id",
+        "camera_id",
+        "plate",
+        "plate_raw",
+        "read_at",
+        "confidence",
+        "longitude",
+        "latitude",
         (plate_skeleton(F.col("plate")) if params.fuzzy_enabled else F.col("plate")).alias("match_key"),
     )
     entries = inputs.hotlist.select(
@@ -86,17 +93,31 @@ def detect_hotlist_hits(inputs: DetectorInputs, params: HotlistHitParams, now: d
     )
     match_word = F.when(F.col("is_exact"), F.lit("exact")).otherwise(F.lit("fuzzy"))
     detail = F.concat(
-        F.lit("hotlist "), match_word, F.lit(" hit on "), F.col("entry_plate"),
-        F.lit(" (list "), F.col("list_name"), F.lit(", "), F.col("priority"), F.lit(" priority"),
+        F.lit("hotlist "),
+        match_word,
+        F.lit(" hit on "),
+        F.col("entry_plate"),
+        F.lit(" (list "),
+        F.col("list_name"),
+        F.lit(", "),
+        F.col("priority"),
+        F.lit(" priority"),
         F.coalesce(F.concat(F.lit(": "), F.col("reason")), F.lit("")),
-        F.lit("); read as "), F.col("plate_raw"),
+        F.lit("); read as "),
+        F.col("plate_raw"),
         F.coalesce(F.concat(F.lit(", confidence "), F.format_number("confidence", 2)), F.lit("")),
     )
     hits = hits.withColumn(
         "evidence_item",
         evidence_entry(
-            "read", ref_id=F.col("read_id"), camera_id=F.col("camera_id"), plate=F.col("plate"),
-            at=F.col("read_at"), longitude=F.col("longitude"), latitude=F.col("latitude"), detail=detail,
+            "read",
+            ref_id=F.col("read_id"),
+            camera_id=F.col("camera_id"),
+            plate=F.col("plate"),
+            at=F.col("read_at"),
+            longitude=F.col("longitude"),
+            latitude=F.col("latitude"),
+            detail=detail,
         ),
     )
     first_read = F.min_by(F.struct("camera_id", "longitude", "latitude", "read_at"), F.col("read_at"))
@@ -118,11 +139,26 @@ def detect_hotlist_hits(inputs: DetectorInputs, params: HotlistHitParams, now: d
         F.concat(F.lit(" (fuzzy OCR match on "), F.array_join("plates_read", "/"), F.lit(")")),
     ).otherwise(F.lit(""))
     summary = F.concat(
-        kind, F.lit(": "), F.col("entry_plate"), F.lit(" ("), F.col("entry.priority"), F.lit(" priority, list "),
-        F.col("entry.list_name"), F.coalesce(F.concat(F.lit(", "), F.col("entry.reason")), F.lit("")),
-        F.lit(") read "), F.col("n_reads").cast("string"), F.lit(" time(s) at "), F.col("n_cameras").cast("string"),
-        F.lit(" camera(s) on "), F.date_format("day", "yyyy-MM-dd"), F.lit(", first at "),
-        F.date_format("first.read_at", "HH:mm"), F.lit(" UTC at "), F.col("first.camera_id"), fuzzy_note, F.lit("."),
+        kind,
+        F.lit(": "),
+        F.col("entry_plate"),
+        F.lit(" ("),
+        F.col("entry.priority"),
+        F.lit(" priority, list "),
+        F.col("entry.list_name"),
+        F.coalesce(F.concat(F.lit(", "), F.col("entry.reason")), F.lit("")),
+        F.lit(") read "),
+        F.col("n_reads").cast("string"),
+        F.lit(" time(s) at "),
+        F.col("n_cameras").cast("string"),
+        F.lit(" camera(s) on "),
+        F.date_format("day", "yyyy-MM-dd"),
+        F.lit(", first at "),
+        F.date_format("first.read_at", "HH:mm"),
+        F.lit(" UTC at "),
+        F.col("first.camera_id"),
+        fuzzy_note,
+        F.lit("."),
     )
     content = daily.select(
         F.col("entry_plate").alias("subject"),

@@ -71,7 +71,9 @@ class KnoxResult:
             for j, t_label in enumerate(day_labels):
                 obs, exp = int(self.observed[i, j]), float(self.expected[i, j])
                 ratio = f"{obs / exp:.2f}" if exp > 0 else "n/a"
-                cells.append(f"{d_label} x {t_label}: obs {obs}, exp {exp:.2f}, ratio {ratio}, p {self.p_values[i, j]:.3f}")
+                cells.append(
+                    f"{d_label} x {t_label}: obs {obs}, exp {exp:.2f}, ratio {ratio}, p {self.p_values[i, j]:.3f}"
+                )
         return "; ".join(cells)
 
 
@@ -153,7 +155,9 @@ def _flags_for_type(crime_type: str, rows: list[Any], params: NearRepeatParams) 
     )
     flags = []
     for label in np.unique(labels):
-        members = sorted((rows[i] for i in np.flatnonzero(labels == label)), key=lambda r: (r["t_seconds"], r["crime_id"]))
+        members = sorted(
+            (rows[i] for i in np.flatnonzero(labels == label)), key=lambda r: (r["t_seconds"], r["crime_id"])
+        )
         if len(members) < 2:
             continue
         latest = members[-1]
@@ -163,10 +167,18 @@ def _flags_for_type(crime_type: str, rows: list[Any], params: NearRepeatParams) 
             if crime["location_precision"] == "snapped":
                 detail += " (snapped location)"
             if crime is latest:
-                detail += f"; latest crime of the cluster. {region_text}. Knox table: " + knox.table_text(d_labels, t_labels)
+                detail += f"; latest crime of the cluster. {region_text}. Knox table: " + knox.table_text(
+                    d_labels, t_labels
+                )
             evidence.append(
-                evidence_row("crime", ref_id=crime["crime_id"], at=crime["occurred_from"],
-                             longitude=crime["longitude"], latitude=crime["latitude"], detail=detail)
+                evidence_row(
+                    "crime",
+                    ref_id=crime["crime_id"],
+                    at=crime["occurred_from"],
+                    longitude=crime["longitude"],
+                    latitude=crime["latitude"],
+                    detail=detail,
+                )
             )
         first = members[0]
         flags.append(
@@ -197,9 +209,16 @@ def detect_near_repeats(inputs: DetectorInputs, params: NearRepeatParams, now: d
         .where(F.col("occurred_from") >= F.lit(now - timedelta(days=params.lookback_days)))
         .where(F.col("occurred_from") <= F.lit(now))
         .select(
-            "crime_id", "crime_type", F.unix_micros("occurred_from").alias("from_micros"),
-            F.unix_micros("occurred_to").alias("to_micros"), "easting", "northing", "longitude",
-            "latitude", "location", "location_precision",
+            "crime_id",
+            "crime_type",
+            F.unix_micros("occurred_from").alias("from_micros"),
+            F.unix_micros("occurred_to").alias("to_micros"),
+            "easting",
+            "northing",
+            "longitude",
+            "latitude",
+            "location",
+            "location_precision",
             ((epoch_seconds(F.col("occurred_from")) + epoch_seconds(F.col("occurred_to"))) / 2).alias("t_seconds"),
         )
         .dropDuplicates(["crime_id"])
@@ -211,7 +230,9 @@ def detect_near_repeats(inputs: DetectorInputs, params: NearRepeatParams, now: d
         crime["occurred_from"] = utc_from_micros(crime.pop("from_micros"))
         crime["occurred_to"] = utc_from_micros(crime.pop("to_micros"))
         by_type.setdefault(row["crime_type"], []).append(crime)
-    flags = [flag for crime_type in sorted(by_type) for flag in _flags_for_type(crime_type, by_type[crime_type], params)]
+    flags = [
+        flag for crime_type in sorted(by_type) for flag in _flags_for_type(crime_type, by_type[crime_type], params)
+    ]
     spark = inputs.spark
     content = content_from_rows(spark, flags) if flags else empty_content(spark)
     return to_flags_frame(content, FLAG_TYPE, params, now)

@@ -43,9 +43,8 @@ def _crime_cameras(crimes: DataFrame, cameras: DataFrame, radius_m: float) -> Da
     )
     cx, cy = _grid(F.col("easting"), F.col("northing"), radius_m)
     steps = F.array(F.lit(-1), F.lit(0), F.lit(1))
-    crime_cells = (
-        crimes.withColumn("gx", F.explode(F.transform(steps, lambda d: cx + d)))
-        .withColumn("gy", F.explode(F.transform(steps, lambda d: cy + d)))
+    crime_cells = crimes.withColumn("gx", F.explode(F.transform(steps, lambda d: cx + d))).withColumn(
+        "gy", F.explode(F.transform(steps, lambda d: cy + d))
     )
     distance = F.sqrt(
         F.pow(F.col("easting") - F.col("cam_easting"), 2) + F.pow(F.col("northing") - F.col("cam_northing"), 2)
@@ -53,18 +52,30 @@ def _crime_cameras(crimes: DataFrame, cameras: DataFrame, radius_m: float) -> Da
     return (
         crime_cells.join(camera_points, ["gx", "gy"])
         .where(distance <= radius_m)
-        .select("crime_id", "crime_type", "occurred_from", "occurred_to", "easting", "northing",
-                "longitude", "latitude", "location", "camera_id")
+        .select(
+            "crime_id",
+            "crime_type",
+            "occurred_from",
+            "occurred_to",
+            "easting",
+            "northing",
+            "longitude",
+            "latitude",
+            "location",
+            "camera_id",
+        )
         .distinct()
     )
 
 
-def detect_vehicles_near_crimes(
-    inputs: DetectorInputs, params: VehicleNearCrimesParams, now: datetime
-) -> DataFrame:
+def detect_vehicles_near_crimes(inputs: DetectorInputs, params: VehicleNearCrimesParams, now: datetime) -> DataFrame:
     crimes = usable_crimes(inputs.crimes, max_window_hours=params.max_window_hours)
     crime_cameras = _crime_cameras(crimes, inputs.cameras, params.radius_m).select(
-        "crime_id", "crime_type", "occurred_from", "occurred_to", "camera_id",
+        "crime_id",
+        "crime_type",
+        "occurred_from",
+        "occurred_to",
+        "camera_id",
         *[F.col(c).alias(f"crime_{c}") for c in ("easting", "northing", "longitude", "latitude", "location")],
     )
     margin = F.expr(f"make_dt_interval(0, 0, 0, {params.window_min * 60.0})")
@@ -115,7 +126,10 @@ def detect_vehicles_near_crimes(
     )
 
     read_detail = F.concat(
-        F.format_number("distance_m", 0), F.lit(" m from "), F.col("crime_type"), F.lit(" "),
+        F.format_number("distance_m", 0),
+        F.lit(" m from "),
+        F.col("crime_type"),
+        F.lit(" "),
         F.col("crime_id"),
     )
     read_items = (
@@ -127,8 +141,13 @@ def detect_vehicles_near_crimes(
         .select(
             "plate",
             evidence_entry(
-                "read", ref_id=F.col("read_id"), camera_id=F.col("r.camera_id"), plate=F.col("plate"),
-                at=F.col("r.read_at"), longitude=F.col("r.longitude"), latitude=F.col("r.latitude"),
+                "read",
+                ref_id=F.col("read_id"),
+                camera_id=F.col("r.camera_id"),
+                plate=F.col("plate"),
+                at=F.col("r.read_at"),
+                longitude=F.col("r.longitude"),
+                latitude=F.col("r.latitude"),
                 detail=F.concat(F.lit("read "), F.array_join("details", "; ")),
             ).alias("item"),
         )
@@ -136,14 +155,21 @@ def detect_vehicles_near_crimes(
     crime_detail = F.concat(
         F.col("crime_type"),
         F.coalesce(F.concat(F.lit(" at "), F.col("crime_location")), F.lit("")),
-        F.lit(", occurred "), F.date_format("occurred_from", "yyyy-MM-dd HH:mm"), F.lit(" to "),
-        F.date_format("occurred_to", "yyyy-MM-dd HH:mm"), F.lit(" UTC"),
+        F.lit(", occurred "),
+        F.date_format("occurred_from", "yyyy-MM-dd HH:mm"),
+        F.lit(" to "),
+        F.date_format("occurred_to", "yyyy-MM-dd HH:mm"),
+        F.lit(" UTC"),
     )
     crime_items = matches.select(
         "plate",
         evidence_entry(
-            "crime", ref_id=F.col("crime_id"), at=F.col("occurred_from"),
-            longitude=F.col("crime_longitude"), latitude=F.col("crime_latitude"), detail=crime_detail,
+            "crime",
+            ref_id=F.col("crime_id"),
+            at=F.col("occurred_from"),
+            longitude=F.col("crime_longitude"),
+            latitude=F.col("crime_latitude"),
+            detail=crime_detail,
         ).alias("item"),
     ).distinct()
     evidence = read_items.unionByName(crime_items).groupBy("plate").agg(F.collect_list("item").alias("evidence"))
@@ -167,12 +193,22 @@ def detect_vehicles_near_crimes(
     )
     strength = 1.0 - F.pow(F.lit(0.5), F.col("n_crimes") - params.min_crimes + 1)
     summary = F.concat(
-        F.col("plate"), F.lit(" read at "), F.col("n_cameras").cast("string"),
+        F.col("plate"),
+        F.lit(" read at "),
+        F.col("n_cameras").cast("string"),
         F.lit(f" camera(s) within {params.radius_m:g} m and {params.window_min:g} min of "),
-        F.col("n_crimes").cast("string"), F.lit(" crimes ("), F.array_join("crime_types", ", "), F.lit(") between "),
-        F.date_format("window_start", "yyyy-MM-dd HH:mm"), F.lit(" and "), F.date_format("window_end", "yyyy-MM-dd HH:mm"),
-        F.lit(" UTC; seen at "), F.col("plate_cameras").cast("string"), F.lit(" camera(s) that day (rarity "),
-        F.format_number("rarity", 2), F.lit(")."),
+        F.col("n_crimes").cast("string"),
+        F.lit(" crimes ("),
+        F.array_join("crime_types", ", "),
+        F.lit(") between "),
+        F.date_format("window_start", "yyyy-MM-dd HH:mm"),
+        F.lit(" and "),
+        F.date_format("window_end", "yyyy-MM-dd HH:mm"),
+        F.lit(" UTC; seen at "),
+        F.col("plate_cameras").cast("string"),
+        F.lit(" camera(s) that day (rarity "),
+        F.format_number("rarity", 2),
+        F.lit(")."),
     )
     content = per_plate.select(
         F.col("plate").alias("subject"),
