@@ -50,6 +50,13 @@ def position(dx_m: float = 0.0, dy_m: float = 0.0) -> dict[str, Any]:
     }
 
 
+def position_of_cell(cell: str) -> dict[str, Any]:
+    """Located columns for the centre of an H3 cell (for hotspot tests)."""
+    lat, lon = h3.cell_to_latlng(cell)
+    easting, northing = _bng_to_wgs84().transform(lon, lat, direction="INVERSE")
+    return position(easting - ORIGIN_BNG[0], northing - ORIGIN_BNG[1])
+
+
 def at(hours: float = 0.0, *, days: float = 0.0, minutes: float = 0.0, seconds: float = 0.0) -> datetime:
     """A time relative to MONDAY 00:00 UTC."""
     return MONDAY + timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
