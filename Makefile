@@ -1,0 +1,37 @@
+# das: the two commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test test-unit lint bench clean
+
+$(STAMP): pyproject.toml
+	bash infra/setup-system.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip uv
+	$(BIN)/uv pip install --python $(BIN)/python -q -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/das demo
+
+test: setup
+	$(BIN)/pytest
+
+test-unit: setup
+	$(BIN)/pytest -m unit
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy das jobs schemas quality dags
+
+bench: setup
+	$(BIN)/das bench ingest --reads 1000000
+	$(BIN)/das bench scenario --reads 1000000
+
+clean:
+	-$(BIN)/das down
+	rm -rf .das
