@@ -94,8 +94,7 @@ def random_points_in_london(rng: np.random.Generator, n: int) -> tuple[np.ndarra
     return np.concatenate(lons)[:n], np.concatenate(lats)[:n]
 
 
-def background_crimes(rng: np.random.Generator, crimes: CrimeSet, period_start: int, days: int,
-                      per_day: int) -> None:
+def background_crimes(rng: np.random.Generator, crimes: CrimeSet, period_start: int, days: int, per_day: int) -> None:
     n = int(rng.poisson(per_day * days)) if per_day else 0
     if n == 0:
         return

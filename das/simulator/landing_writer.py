@@ -26,12 +26,32 @@ from das.simulator.traffic import (
     ReadBatch,
 )
 
-ANPR_COLUMNS = ("read_id", "camera_id", "plate", "read_at", "confidence", "country", "direction", "lane",
-                "image_uri")
-CAMERA_COLUMNS = ("camera_id", "longitude", "latitude", "name", "camera_type", "bearing_deg", "fov_deg",
-                  "range_m", "owner", "status", "installed_at", "removed_at")
-CRIME_COLUMNS = ("crime_id", "crime_type", "occurred_from", "occurred_to", "longitude", "latitude",
-                 "location", "outcome", "lsoa_code")
+ANPR_COLUMNS = ("read_id", "camera_id", "plate", "read_at", "confidence", "country", "direction", "lane", "image_uri")
+CAMERA_COLUMNS = (
+    "camera_id",
+    "longitude",
+    "latitude",
+    "name",
+    "camera_type",
+    "bearing_deg",
+    "fov_deg",
+    "range_m",
+    "owner",
+    "status",
+    "installed_at",
+    "removed_at",
+)
+CRIME_COLUMNS = (
+    "crime_id",
+    "crime_type",
+    "occurred_from",
+    "occurred_to",
+    "longitude",
+    "latitude",
+    "location",
+    "outcome",
+    "lsoa_code",
+)
 HOTLIST_COLUMNS = ("plate", "list_name", "reason", "priority", "valid_from", "valid_to")
 _BAD_TIMES = ("2024-13-45T25:61:00Z", "not a time", "", "31/02/2026 25:00")
 
@@ -142,15 +162,17 @@ class ReadsWriter:
             final = self.window_file(day, p)
             if self.files.is_new(final):
                 pl.DataFrame({c: [] for c in ANPR_COLUMNS}, schema=dict.fromkeys(ANPR_COLUMNS, pl.Utf8)).write_csv(
-                    self.files.handle(final), include_header=True)
+                    self.files.handle(final), include_header=True
+                )
 
     def _frame(self, day: dt.date, b: ReadBatch) -> pl.DataFrame:
         key = day.isoformat()
         first = self.counter.get(key, 0)
         self.counter[key] = first + b.size
         # A bijective scramble of the row counter: unique ids that do not reveal generation order.
-        serial = (np.arange(first, first + b.size, dtype=np.uint64) * np.uint64(0x9E3779B1) + np.uint64(
-            0x5BD1E995)) % np.uint64(1 << 40)
+        serial = (
+            np.arange(first, first + b.size, dtype=np.uint64) * np.uint64(0x9E3779B1) + np.uint64(0x5BD1E995)
+        ) % np.uint64(1 << 40)
         camera_id = self.camera_ids[b.cam].astype(object)
         plate = b.plate.astype(object)
         read_at = pl.from_epoch(pl.Series(b.t), time_unit="s").dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy()
@@ -162,18 +184,24 @@ class ReadsWriter:
         read_at[bad_time] = [_BAD_TIMES[i % len(_BAD_TIMES)] for i in range(bad_time.size)]
         camera_id[bad == MALFORMED_UNKNOWN_CAMERA] = UNKNOWN_CAMERA_ID
         confidence[bad == MALFORMED_BAD_CONF] = 1.7
-        frame = pl.DataFrame({
-            "read_id": pl.Series(serial).cast(pl.Utf8),
-            "camera_id": pl.Series(camera_id, dtype=pl.Utf8),
-            "plate": pl.Series(plate, dtype=pl.Utf8),
-            "read_at": pl.Series(read_at, dtype=pl.Utf8),
-            "confidence": pl.Series(confidence.astype(np.float64)),
-            "country": pl.Series(b.country, dtype=pl.Utf8),
-            "direction": pl.Series(b.direction, dtype=pl.Utf8),
-            "lane": pl.Series(b.lane.astype(np.int64)),
-        })
-        return frame.with_columns(
-            pl.format("R{}-{}", pl.lit(f"{day:%Y%m%d}"), pl.col("read_id").str.zfill(13)).alias("read_id"),
-        ).with_columns(
-            pl.format("s3://anpr-evidence/{}/{}.jpg", pl.col("camera_id"), pl.col("read_id")).alias("image_uri"),
-        ).select(ANPR_COLUMNS)
+        frame = pl.DataFrame(
+            {
+                "read_id": pl.Series(serial).cast(pl.Utf8),
+                "camera_id": pl.Series(camera_id, dtype=pl.Utf8),
+                "plate": pl.Series(plate, dtype=pl.Utf8),
+                "read_at": pl.Series(read_at, dtype=pl.Utf8),
+                "confidence": pl.Series(confidence.astype(np.float64)),
+                "country": pl.Series(b.country, dtype=pl.Utf8),
+                "direction": pl.Series(b.direction, dtype=pl.Utf8),
+                "lane": pl.Series(b.lane.astype(np.int64)),
+            }
+        )
+        return (
+            frame.with_columns(
+                pl.format("R{}-{}", pl.lit(f"{day:%Y%m%d}"), pl.col("read_id").str.zfill(13)).alias("read_id"),
+            )
+            .with_columns(
+                pl.format("s3://anpr-evidence/{}/{}.jpg", pl.col("camera_id"), pl.col("read_id")).alias("image_uri"),
+            )
+            .select(ANPR_COLUMNS)
+        )

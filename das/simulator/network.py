@@ -82,8 +82,7 @@ def _jamcam_rows(path: Path) -> list[tuple[str, str, float, float]]:
         camera_id = url.rsplit("/", 1)[-1].rsplit(".", 1)[0] if url else str(props.get("id", ""))
         lon, lat = (feature.get("geometry") or {}).get("coordinates", (None, None))[:2]
         if camera_id and lon is not None and lat is not None:
-            rows.append((camera_id, str(props.get("view") or camera_id).replace("\\/", "/"), float(lon),
-                         float(lat)))
+            rows.append((camera_id, str(props.get("view") or camera_id).replace("\\/", "/"), float(lon), float(lat)))
     return rows
 
 
@@ -93,8 +92,9 @@ def _csv_rows(path: Path) -> list[tuple[str, str, float, float]]:
         for row in csv.DictReader(handle):
             if (row.get("status") or "active").strip().lower() != "active":
                 continue
-            rows.append((row["camera_id"], row.get("name") or row["camera_id"], float(row["longitude"]),
-                         float(row["latitude"])))
+            rows.append(
+                (row["camera_id"], row.get("name") or row["camera_id"], float(row["longitude"]), float(row["latitude"]))
+            )
     return rows
 
 
@@ -115,13 +115,21 @@ def build_network(path: Path, count: int | None, rng: np.random.Generator) -> Ca
     nb, dist = sector_neighbours(x, y)
     bearing = np.arctan2(y[nb] - y[:, None], x[nb] - x[:, None])
     return CameraNetwork(
-        camera_id=np.array(ids)[keep], name=np.array(names)[keep], lon=lon[keep], lat=lat[keep], x=x, y=y,
-        neighbours=nb, neighbour_dist=dist, neighbour_bearing=bearing,
+        camera_id=np.array(ids)[keep],
+        name=np.array(names)[keep],
+        lon=lon[keep],
+        lat=lat[keep],
+        x=x,
+        y=y,
+        neighbours=nb,
+        neighbour_dist=dist,
+        neighbour_bearing=bearing,
     )
 
 
-def sector_neighbours(x: np.ndarray, y: np.ndarray, candidates: int = 48, min_gap_m: float = 150.0,
-                      max_leg_m: float = 6000.0) -> tuple[np.ndarray, np.ndarray]:
+def sector_neighbours(
+    x: np.ndarray, y: np.ndarray, candidates: int = 48, min_gap_m: float = 150.0, max_leg_m: float = 6000.0
+) -> tuple[np.ndarray, np.ndarray]:
     """For each camera, the nearest camera in each of 8 compass sectors (a road leaving each way).
 
     Plain k-nearest neighbours trap walks in tight clusters of cameras (a junction with several

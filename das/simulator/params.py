@@ -76,7 +76,10 @@ class SimulationParams:
         if self.files_per_day > 96:
             raise SimulationConfigError(f"files_per_day must be at most 96; got {self.files_per_day}")
         for name in (
-            "malformed_share", "misread_share", "double_capture_share", "skewed_camera_share",
+            "malformed_share",
+            "misread_share",
+            "double_capture_share",
+            "skewed_camera_share",
             "outage_camera_share",
         ):
             _check_share(self, name, maximum=0.5)

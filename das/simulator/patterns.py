@@ -29,11 +29,21 @@ from das.simulator.traffic import (
 )
 from das.simulator.truth import current_week_start
 
-HOTLIST_NAMES = (("stolen_vehicles", "Stolen vehicle"), ("wanted", "Driver wanted on warrant"),
-                 ("no_insurance", "No insurance"), ("intelligence", "Intelligence marker"))
+HOTLIST_NAMES = (
+    ("stolen_vehicles", "Stolen vehicle"),
+    ("wanted", "Driver wanted on warrant"),
+    ("no_insurance", "No insurance"),
+    ("intelligence", "Intelligence marker"),
+)
 OFFENDER_CRIME_TYPES = ("Theft from the person", "Robbery", "Vehicle crime", "Other theft")
-HOTSPOT_CRIME_TYPES = ("Anti-social behaviour", "Violence and sexual offences", "Shoplifting", "Drugs",
-                       "Public order", "Theft from the person")
+HOTSPOT_CRIME_TYPES = (
+    "Anti-social behaviour",
+    "Violence and sexual offences",
+    "Shoplifting",
+    "Drugs",
+    "Public order",
+    "Theft from the person",
+)
 
 
 @dataclass(frozen=True)
@@ -77,9 +87,17 @@ class Plan:
 class Planter:
     """Builds every planted pattern. Randomness comes from its own seeded stream."""
 
-    def __init__(self, params: SimulationParams, settings: Settings, net: CameraNetwork,
-                 cameras: CameraBehaviour, days: list[dt.date], period_start: int, plates: list[str],
-                 countries: list[str]) -> None:
+    def __init__(
+        self,
+        params: SimulationParams,
+        settings: Settings,
+        net: CameraNetwork,
+        cameras: CameraBehaviour,
+        days: list[dt.date],
+        period_start: int,
+        plates: list[str],
+        countries: list[str],
+    ) -> None:
         self.p = params
         self.settings = settings
         self.net = net
@@ -123,16 +141,24 @@ class Planter:
         legs_s = dist * self.rng.uniform(1.25, 1.45) * self.rng.uniform(0.92, 1.08, dist.size) / speed
         return np.concatenate([[depart], depart + np.cumsum(legs_s)]).astype(np.int64)
 
-    def emit(self, cams: np.ndarray, t_true: np.ndarray, plate: str | list[str],
-             confidence: np.ndarray | None = None) -> None:
+    def emit(
+        self, cams: np.ndarray, t_true: np.ndarray, plate: str | list[str], confidence: np.ndarray | None = None
+    ) -> None:
         n = cams.size
         plates = np.array([plate] * n if isinstance(plate, str) else plate, dtype=object)
         conf = confidence if confidence is not None else np.round(self.rng.uniform(0.86, 0.99, n), 3)
         direction = directions(self.net, cams[None, :])[0] if n > 1 else np.array(["N"] * n)
-        self.plan.reads.append(ReadBatch(
-            cams.astype(np.int32), t_true.astype(np.int64) + self.cameras.skew_s[cams], plates,
-            conf.astype(np.float32), np.array(["GB"] * n, dtype=object), direction.astype(object),
-            self.rng.integers(1, 4, n).astype(np.int8)))
+        self.plan.reads.append(
+            ReadBatch(
+                cams.astype(np.int32),
+                t_true.astype(np.int64) + self.cameras.skew_s[cams],
+                plates,
+                conf.astype(np.float32),
+                np.array(["GB"] * n, dtype=object),
+                direction.astype(object),
+                self.rng.integers(1, 4, n).astype(np.int8),
+            )
+        )
 
     def far_site(self, min_gap_m: float = 2500.0) -> tuple[float, float]:
         """A point in London at least ``min_gap_m`` from every other planted crime site."""
@@ -176,13 +202,20 @@ class Planter:
             self.excluded[cam] = True
             self.plan.silent_cameras.append(int(cam))
             hours = (last_start + DAY_S - begin) / 3600
-            self.plan.add_truth("camera_silent", PlantedTruth(
-                str(self.net.camera_id[cam]), [], note=f"no reads for the last {hours:.1f} h of {self.days[last]}"))
+            self.plan.add_truth(
+                "camera_silent",
+                PlantedTruth(
+                    str(self.net.camera_id[cam]), [], note=f"no reads for the last {hours:.1f} h of {self.days[last]}"
+                ),
+            )
 
     def hotlist(self) -> None:
         counts = self.p.planted
-        for kind, n in (("exact", counts.hotlist_exact), ("fuzzy", counts.hotlist_fuzzy),
-                        ("expired", counts.hotlist_expired)):
+        for kind, n in (
+            ("exact", counts.hotlist_exact),
+            ("fuzzy", counts.hotlist_fuzzy),
+            ("expired", counts.hotlist_expired),
+        ):
             for _ in range(n):
                 plate = self.new_plate(confusable=kind == "fuzzy")
                 cams, dist = self.route(int(self.rng.integers(3, 8)))
@@ -193,32 +226,42 @@ class Planter:
                 if kind == "expired":
                     valid_to: int | None = self.day0 - int(self.rng.integers(1, 20)) * DAY_S
                 else:
-                    valid_to = None if self.rng.random() < 0.5 else self.period_end + int(
-                        self.rng.integers(10, 90)) * DAY_S
-                self.plan.hotlist.append(HotlistEntry(display_form(plate, "GB"), list_name, reason, priority,
-                                                      valid_from, valid_to))
+                    valid_to = (
+                        None if self.rng.random() < 0.5 else self.period_end + int(self.rng.integers(10, 90)) * DAY_S
+                    )
+                self.plan.hotlist.append(
+                    HotlistEntry(display_form(plate, "GB"), list_name, reason, priority, valid_from, valid_to)
+                )
                 if kind == "fuzzy":
                     seen = misread(plate, self.rng)  # a dirty plate: the same character misread every time
                     self.emit(cams, t, seen, np.round(self.rng.uniform(0.55, 0.78, cams.size), 3))
-                    self.plan.add_truth("hotlist_hit", PlantedTruth(
-                        plate, [], note=f"fuzzy: always read as {seen}, on list {list_name}"))
+                    self.plan.add_truth(
+                        "hotlist_hit",
+                        PlantedTruth(plate, [], note=f"fuzzy: always read as {seen}, on list {list_name}"),
+                    )
                 elif kind == "exact":
                     self.emit(cams, t, plate)
                     self.plan.add_truth("hotlist_hit", PlantedTruth(plate, [], note=f"exact, on list {list_name}"))
                 else:
                     self.emit(cams, t, plate)
-                    self.plan.add_negative("hotlist_hit", subject=plate,
-                                           note="entry expired before every read of the vehicle")
+                    self.plan.add_negative(
+                        "hotlist_hit", subject=plate, note="entry expired before every read of the vehicle"
+                    )
         taken = {normalised for normalised in (e.plate_raw.replace(" ", "") for e in self.plan.hotlist)}
         for _ in range(self.p.hotlist_background):  # vehicles of interest that never pass a camera
             plate = self.new_plate()
             assert plate not in taken
             list_name, reason = HOTLIST_NAMES[int(self.rng.integers(0, len(HOTLIST_NAMES)))]
-            self.plan.hotlist.append(HotlistEntry(
-                display_form(plate, "GB") if self.rng.random() < 0.3 else plate, list_name, reason,
-                str(self.rng.choice(["high", "medium", "low"])),
-                self.day0 - int(self.rng.integers(1, 200)) * DAY_S,
-                None if self.rng.random() < 0.7 else self.day0 - int(self.rng.integers(1, 30)) * DAY_S))
+            self.plan.hotlist.append(
+                HotlistEntry(
+                    display_form(plate, "GB") if self.rng.random() < 0.3 else plate,
+                    list_name,
+                    reason,
+                    str(self.rng.choice(["high", "medium", "low"])),
+                    self.day0 - int(self.rng.integers(1, 200)) * DAY_S,
+                    None if self.rng.random() < 0.7 else self.day0 - int(self.rng.integers(1, 30)) * DAY_S,
+                )
+            )
 
     def clones(self) -> None:
         for _ in range(self.p.planted.clones):
@@ -234,8 +277,9 @@ class Planter:
             self.emit(cams_a, self.times(depart, dist_a), plate)
             self.emit(cams_b, self.times(depart + self.rng.uniform(-30, 30), dist_b), plate)
             gap_km = self.net.distance(cams_a[0], cams_b[0]) / 1000
-            self.plan.add_truth("cloned_plate", PlantedTruth(
-                plate, [], note=f"two vehicles {gap_km:.1f} km apart at the same time"))
+            self.plan.add_truth(
+                "cloned_plate", PlantedTruth(plate, [], note=f"two vehicles {gap_km:.1f} km apart at the same time")
+            )
         # Traps: neighbouring cameras 300-900 m apart, read seconds apart. Too close to be a clone.
         unskewed = self.cameras.skew_s == 0
         pairs = np.argwhere((self.net.neighbour_dist >= 300) & (self.net.neighbour_dist <= 900))
@@ -250,8 +294,11 @@ class Planter:
             plate = self.new_plate()
             t0 = self.local(self.rng.uniform(8, 19))
             self.emit(np.array([a, b]), np.array([t0, t0 + int(self.rng.integers(5, 21))]), plate)
-            self.plan.add_negative("cloned_plate", subject=plate,
-                                   note=f"read at cameras {self.net.distance(a, b):.0f} m apart seconds apart")
+            self.plan.add_negative(
+                "cloned_plate",
+                subject=plate,
+                note=f"read at cameras {self.net.distance(a, b):.0f} m apart seconds apart",
+            )
 
     def convoys(self) -> None:
         for g in range(self.p.planted.convoys):
@@ -262,22 +309,28 @@ class Planter:
             gaps[0] = 0
             out_depart = self.local(self.rng.uniform(7.5, 10))
             back_depart = self.local(self.rng.uniform(15, 19))
-            for trip_cams, trip_dist, depart in ((cams, dist, out_depart),
-                                                 (cams[::-1], dist[::-1], back_depart)):
+            for trip_cams, trip_dist, depart in ((cams, dist, out_depart), (cams[::-1], dist[::-1], back_depart)):
                 lead = self.times(depart, trip_dist)
                 for member, plate in enumerate(plates):
                     jitter = self.rng.integers(-4, 5, lead.size) if member else 0
                     self.emit(trip_cams, lead + int(gaps[member]) + jitter, plate)
-            self.plan.add_truth("convoy", PlantedTruth(
-                min(plates), sorted(plates)[1:],
-                note=f"{size} vehicles together at {cams.size} cameras, morning and afternoon"))
+            self.plan.add_truth(
+                "convoy",
+                PlantedTruth(
+                    min(plates),
+                    sorted(plates)[1:],
+                    note=f"{size} vehicles together at {cams.size} cameras, morning and afternoon",
+                ),
+            )
         for g in range(self.p.planted.convoy_traps):
             a, b = self.new_plate(), self.new_plate()
             if g % 2 == 0:
                 # Same busy stretch, same time, twice a day, but only 3 cameras: must not fire.
                 cams, dist = self.route(2)
-                for depart, c, d in ((self.local(self.rng.uniform(7.5, 9)), cams, dist),
-                                     (self.local(self.rng.uniform(17, 18.5)), cams[::-1], dist[::-1])):
+                for depart, c, d in (
+                    (self.local(self.rng.uniform(7.5, 9)), cams, dist),
+                    (self.local(self.rng.uniform(17, 18.5)), cams[::-1], dist[::-1]),
+                ):
                     t = self.times(depart, d)
                     self.emit(c, t, a)
                     self.emit(c, t + int(self.rng.integers(10, 40)), b)
@@ -314,10 +367,13 @@ class Planter:
                 lon, lat = self.jitter_point(self.net.x[cams[j]], self.net.y[cams[j]], 60, 250)
                 start = int(t[j] + self.rng.integers(-12 * 60, 12 * 60))
                 end = start + int(self.rng.integers(300, 1200)) if self.rng.random() < 0.5 else NO_TIME
-                refs.append(crimes.add(str(self.rng.choice(OFFENDER_CRIME_TYPES)), start, end, lon, lat,
-                                       tag=f"offender{i}"))
-            self.plan.add_truth("vehicle_near_crimes", PlantedTruth(
-                plate, [], note=f"series offender read near {len(refs)} of its crimes", crime_refs=refs))
+                refs.append(
+                    crimes.add(str(self.rng.choice(OFFENDER_CRIME_TYPES)), start, end, lon, lat, tag=f"offender{i}")
+                )
+            self.plan.add_truth(
+                "vehicle_near_crimes",
+                PlantedTruth(plate, [], note=f"series offender read near {len(refs)} of its crimes", crime_refs=refs),
+            )
 
     def near_repeats(self, crimes: CrimeSet) -> None:
         """Clusters of 3-4 burglaries within 100 m of a centre, each 1-4 days after the previous."""
@@ -329,8 +385,9 @@ class Planter:
             for _ in range(size):
                 lon, lat = self.jitter_point(x, y, 0, 95)
                 start = self.period_start + int(day * DAY_S)
-                crimes.add("Burglary", start, start + int(self.rng.uniform(1, 6) * 3600), lon, lat,
-                           tag=f"near_repeat{i}")
+                crimes.add(
+                    "Burglary", start, start + int(self.rng.uniform(1, 6) * 3600), lon, lat, tag=f"near_repeat{i}"
+                )
                 day += float(self.rng.uniform(1, 4))
 
     def hotspots(self, crimes: CrimeSet) -> None:
@@ -350,11 +407,11 @@ class Planter:
             for _ in range(n):
                 lon, lat = self.jitter_point(float(cx[0]), float(cy[0]), 0, radius)
                 start = int(self.rng.uniform(week_start + 3600, burst_end - 3600))
-                crimes.add(str(self.rng.choice(HOTSPOT_CRIME_TYPES)), start, NO_TIME, lon, lat,
-                           tag=f"hotspot{i}")
+                crimes.add(str(self.rng.choice(HOTSPOT_CRIME_TYPES)), start, NO_TIME, lon, lat, tag=f"hotspot{i}")
             self.plan.hotspot_cells.append(cell)
-            self.plan.add_truth("emerging_hotspot", PlantedTruth(
-                cell, [], note=f"{n} crimes in the latest week, none planted before"))
+            self.plan.add_truth(
+                "emerging_hotspot", PlantedTruth(cell, [], note=f"{n} crimes in the latest week, none planted before")
+            )
 
     def cancel_outages_on_planted_reads(self) -> None:
         """Short background outages must not hide planted reads: drop any outage that overlaps one."""

@@ -12,8 +12,18 @@ import numpy as np
 
 # OCR confusions named in the brief. Both directions are misreads; '0' can become 'O' or 'D'.
 CONFUSABLE_SWAPS: dict[str, str] = {
-    "O": "0", "D": "0", "I": "1", "B": "8", "S": "5", "Z": "2", "G": "6",
-    "1": "I", "8": "B", "5": "S", "2": "Z", "6": "G",
+    "O": "0",
+    "D": "0",
+    "I": "1",
+    "B": "8",
+    "S": "5",
+    "Z": "2",
+    "G": "6",
+    "1": "I",
+    "8": "B",
+    "5": "S",
+    "2": "Z",
+    "6": "G",
 }
 _ZERO_SWAPS = ("O", "D")
 _CANONICAL = str.maketrans({"O": "0", "D": "0", "I": "1", "B": "8", "S": "5", "Z": "2", "G": "6"})
@@ -37,9 +47,7 @@ def normalise(plate: str) -> str:
     return "".join(ch for ch in plate.upper() if ch.isalnum())
 
 
-def generate_plates(rng: np.random.Generator, n: int, taken: set[str] | None = None) -> tuple[
-    list[str], list[str]
-]:
+def generate_plates(rng: np.random.Generator, n: int, taken: set[str] | None = None) -> tuple[list[str], list[str]]:
     """``n`` normalised plates with unique canonical forms (also unique against ``taken``) and countries."""
     taken = set() if taken is None else taken
     plates: list[str] = []
@@ -70,8 +78,9 @@ def _random_plates(rng: np.random.Generator, n: int) -> tuple[list[str], list[st
         second = _LETTERS[rng.integers(0, _LETTERS.size, idx.size)]
         age = _CURRENT_AGES[rng.integers(0, _CURRENT_AGES.size, idx.size)]
         tail = _LETTERS[rng.integers(0, _LETTERS.size, (idx.size, 3))]
-        joined = np.char.add(np.char.add(np.char.add(area, second), age), np.char.add(
-            np.char.add(tail[:, 0], tail[:, 1]), tail[:, 2]))
+        joined = np.char.add(
+            np.char.add(np.char.add(area, second), age), np.char.add(np.char.add(tail[:, 0], tail[:, 1]), tail[:, 2])
+        )
         out[idx] = joined.astype(object)
 
     for i in np.flatnonzero(kinds != 0):

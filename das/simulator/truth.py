@@ -74,8 +74,9 @@ class ReadsAccumulator:
 class NearCrimeIndex:
     """(camera, time window) pairs where a read counts as near a crime, with a generous margin."""
 
-    def __init__(self, net: CameraNetwork, crimes: CrimeSet, radius_m: float, window_s: float,
-                 lo: int, hi: int) -> None:
+    def __init__(
+        self, net: CameraNetwork, crimes: CrimeSet, radius_m: float, window_s: float, lo: int, hi: int
+    ) -> None:
         t_from = np.asarray(crimes.t_from)
         t_to = np.asarray(crimes.t_to)
         t_end = np.where(t_to == NO_TIME, t_from, t_to)
@@ -111,8 +112,7 @@ def item(subject: str, related: list[str] | None = None, planted: bool = False, 
 
 
 # -- vehicle_near_crimes -----------------------------------------------------------------------------
-def near_crimes_ignore(acc: ReadsAccumulator, min_crimes: int, offenders: set[str],
-                       crime_ids: list[str]) -> list[dict]:
+def near_crimes_ignore(acc: ReadsAccumulator, min_crimes: int, offenders: set[str], crime_ids: list[str]) -> list[dict]:
     per_plate: dict[str, set[int]] = defaultdict(set)
     for plate, crime in acc.near_pairs:
         per_plate[plate].add(crime)
@@ -124,8 +124,9 @@ def near_crimes_ignore(acc: ReadsAccumulator, min_crimes: int, offenders: set[st
 
 
 # -- camera_silent -----------------------------------------------------------------------------------
-def silent_runs(hourly: np.ndarray, min_expected: float, ratio: float, min_hours: int,
-                multi_day: bool) -> dict[int, int]:
+def silent_runs(
+    hourly: np.ndarray, min_expected: float, ratio: float, min_hours: int, multi_day: bool
+) -> dict[int, int]:
     """Cameras with a run of silent hours, as the detector defines them: camera -> longest run (hours).
 
     expected(c, h) = share_c x network(h) (per hour of day with two days or more); an hour is silent
@@ -134,7 +135,7 @@ def silent_runs(hourly: np.ndarray, min_expected: float, ratio: float, min_hours
     active_hours = np.flatnonzero(hourly.sum(axis=0) > 0)
     if active_hours.size == 0:
         return {}
-    hourly = hourly[:, active_hours[0]: active_hours[-1] + 1]
+    hourly = hourly[:, active_hours[0] : active_hours[-1] + 1]
     network = hourly.sum(axis=0).astype(float)
     if multi_day:
         hod = np.arange(hourly.shape[1]) % 24
@@ -157,8 +158,9 @@ def silent_runs(hourly: np.ndarray, min_expected: float, ratio: float, min_hours
 
 
 # -- cloned_plate ------------------------------------------------------------------------------------
-def impossible_pairs(reads: pd.DataFrame, net: CameraNetwork, min_sep: float, max_kmh: float,
-                     skew_s: float, min_conf: float, lags: int) -> set[str]:
+def impossible_pairs(
+    reads: pd.DataFrame, net: CameraNetwork, min_sep: float, max_kmh: float, skew_s: float, min_conf: float, lags: int
+) -> set[str]:
     if reads.empty:
         return set()
     r = reads[reads["confidence"] >= min_conf].sort_values(["plate", "t"], kind="stable")
@@ -175,8 +177,9 @@ def impossible_pairs(reads: pd.DataFrame, net: CameraNetwork, min_sep: float, ma
 
 
 # -- convoy ------------------------------------------------------------------------------------------
-def co_travel_groups(reads: pd.DataFrame, delta_s: float, min_cameras: int, min_occasions: int,
-                     gap_s: float) -> list[tuple[str, str]]:
+def co_travel_groups(
+    reads: pd.DataFrame, delta_s: float, min_cameras: int, min_occasions: int, gap_s: float
+) -> list[tuple[str, str]]:
     """Pairs of plates co-read (same camera, within delta_s) at >= min_cameras cameras on >= occasions."""
     if reads.empty:
         return []
@@ -195,18 +198,20 @@ def co_travel_groups(reads: pd.DataFrame, delta_s: float, min_cameras: int, min_
     pairs = pd.concat(rows)
     stats = pairs.groupby(["a", "b"]).agg(cams=("cam", "nunique"))
     pairs = pairs.set_index(["a", "b"]).loc[stats.index[stats["cams"] >= min_cameras]].reset_index()
-    out = []
-    for (a, b), group in pairs.groupby(["a", "b"]):
-        times = np.sort(group["t"].to_numpy())
-        occasions = 1 + int(np.sum(np.diff(times) > gap_s))
-        if occasions >= min_occasions:
-            out.append((str(a), str(b)))
-    return out
+    if pairs.empty:
+        return []
+    pairs = pairs.sort_values(["a", "b", "t"], kind="stable")
+    same_pair = (pairs["a"].to_numpy()[1:] == pairs["a"].to_numpy()[:-1]) & (
+        pairs["b"].to_numpy()[1:] == pairs["b"].to_numpy()[:-1])
+    new_occasion = np.concatenate([[True], ~same_pair | (np.diff(pairs["t"].to_numpy()) > gap_s)])
+    occasions = pairs.assign(new=new_occasion).groupby(["a", "b"])["new"].sum()
+    return [(str(a), str(b)) for a, b in occasions.index[occasions.to_numpy() >= min_occasions]]
 
 
 # -- near_repeat -------------------------------------------------------------------------------------
-def near_repeat_clusters(crimes: CrimeSet, crime_types: list[str], distance_m: float, days: float,
-                         lookback_from: int) -> list[list[int]]:
+def near_repeat_clusters(
+    crimes: CrimeSet, crime_types: list[str], distance_m: float, days: float, lookback_from: int
+) -> list[list[int]]:
     """Connected components of same-type crimes within distance_m and days (times = window midpoints)."""
     slugs = np.array([c.lower().replace(" ", "-") for c in crimes.crime_type])
     t_from = np.asarray(crimes.t_from, dtype=float)
@@ -238,16 +243,25 @@ def _root(parent: list[int], i: int) -> int:
 
 
 # -- emerging_hotspot --------------------------------------------------------------------------------
-def hotspot_cells(crimes: CrimeSet, resolution: int, week_start: int, baseline_weeks: int, min_count: int,
-                  z_min: float, fdr_alpha: float | None) -> set[str]:
+def hotspot_cells(
+    crimes: CrimeSet,
+    resolution: int,
+    week_start: int,
+    baseline_weeks: int,
+    min_count: int,
+    z_min: float,
+    fdr_alpha: float | None,
+) -> set[str]:
     """Cells hot in the current week by Gi* (k=1 disk, self included) on a study area of the cells with
     crimes plus their ring; with ``fdr_alpha`` the detector's Benjamini-Hochberg cut, else ``z > z_min``.
     """
     t = np.asarray(crimes.t_from)
     week = (t - week_start) // (7 * 86_400)
     use = (week >= -baseline_weeks) & (week <= 0)
-    cells = [h3.latlng_to_cell(la, lo, resolution)
-             for la, lo in zip(np.asarray(crimes.lat)[use], np.asarray(crimes.lon)[use], strict=True)]
+    cells = [
+        h3.latlng_to_cell(la, lo, resolution)
+        for la, lo in zip(np.asarray(crimes.lat)[use], np.asarray(crimes.lon)[use], strict=True)
+    ]
     if not cells:
         return set()
     frame = pd.DataFrame({"cell": cells, "week": week[use]})

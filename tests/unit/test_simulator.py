@@ -13,7 +13,14 @@ import numpy as np
 import pytest
 
 from das.errors import DasError
-from das.simulator import PlantedCounts, SimulationConfigError, SimulationParams, landing_writer, run_simulation
+from das.simulator import (
+    PlantedCounts,
+    SimulationConfigError,
+    SimulationParams,
+    default_small_scenario,
+    landing_writer,
+    run_simulation,
+)
 from das.simulator.crimes import CRIME_MIX
 from das.simulator.landing_writer import atomic_files
 from das.simulator.plates import canonical, generate_plates, misread
@@ -293,3 +300,11 @@ def test_planted_patterns_are_in_the_written_data(tiny_run: Path) -> None:
     silent = truth["flags"]["camera_silent"][0]["subject"]
     late = [r for r in reads if r["camera_id"] == silent and r["read_at"][11:13] >= "19"]
     assert late == []
+
+
+def test_default_small_scenario_is_ci_sized() -> None:
+    params = default_small_scenario(start_date=START)
+    assert 40_000 <= params.reads <= 60_000 and params.days_of_reads == 1
+    assert params.cameras == 300 and params.crime_days >= 30
+    assert 2_000 <= params.crimes_per_day * params.crime_days <= 5_000
+    assert all(getattr(params.planted, name) > 0 for name in vars(params.planted))
