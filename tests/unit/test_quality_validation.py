@@ -208,3 +208,24 @@ def test_declaration_checks_on_hotlist(spark, module_settings: Settings) -> None
     assert ("columns_match_declaration", None) in failed
     assert not report.success
 
+
+
+def test_history_is_pruned_and_docs_rebuilt(spark, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    from quality.data_docs import build_data_docs, prune_quality_history
+
+    report = validate_batch(
+        anpr_batch(spark, GOOD_READS[:2]), SILVER_ANPR_READS, settings, run_id="old",
+        reference=QualityReference(now=NOW),
+    )
+    pages = list((settings.data_docs_dir / "validations").rglob("*.html"))
+    assert len(pages) == 1 and "old" in pages[0].parts
+    assert report.data_docs_index is not None
+    assert "validations/silver/anpr_reads/old/" in report.data_docs_index.read_text()  # linked from the index
+    assert prune_quality_history(settings, keep_days=30) == 0
+
+    later = datetime.now(UTC) + timedelta(days=31)
+    assert prune_quality_history(settings, keep_days=30, now=later) == 1
+    assert not pages[0].exists()
+    assert not list((settings.home_abs / "gx" / "uncommitted" / "validations").rglob("*.json"))
+    assert "validations/silver/anpr_reads/old/" not in report.data_docs_index.read_text()
+    assert build_data_docs(settings) == report.data_docs_index
