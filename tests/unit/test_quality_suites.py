@@ -141,8 +141,9 @@ def test_anpr_domain_checks_and_their_severity(plain_settings: Settings) -> None
     assert _config(confidence)[2]["severity"] == "critical"
 
 
-def test_bbox_comes_from_settings(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    settings = Settings(home=tmp_path, region_bbox="-2.5,53.3,-2.0,53.6")  # Greater Manchester
+def test_bbox_comes_from_settings(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DAS_REGION_BBOX", "-2.5,53.3,-2.0,53.6")  # Greater Manchester
+    settings = Settings(home=tmp_path)
     for table in (SILVER_CAMERAS, SILVER_CRIMES, SILVER_ANPR_READS):
         bounds = {
             column: (kwargs["min_value"], kwargs["max_value"])
