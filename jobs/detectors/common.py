@@ -172,10 +172,7 @@ def _conform(name: str, data_type: T.DataType, nullable: bool, value: Column, no
         "double": F.lit(0.0),
         "timestamp": F.lit(now),
     }
-    if isinstance(data_type, T.ArrayType):
-        default = F.array().cast(data_type)
-    else:
-        default = defaults[data_type.typeName()]
+    default = F.array().cast(data_type) if isinstance(data_type, T.ArrayType) else defaults[data_type.typeName()]
     return F.coalesce(value, default).alias(name)
 
 

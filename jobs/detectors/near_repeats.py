@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -51,7 +52,7 @@ FLAG_TYPE = "near_repeat"
 
 def band_labels(edges: list[float], unit: str) -> list[str]:
     """Half-open interval labels, e.g. "[0, 200) m" (edges given in ascending order)."""
-    return [f"[{lo:g}, {hi:g}) {unit}" for lo, hi in zip(edges[:-1], edges[1:], strict=False)]
+    return [f"[{lo:g}, {hi:g}) {unit}" for lo, hi in pairwise(edges)]
 
 
 @dataclass(frozen=True)

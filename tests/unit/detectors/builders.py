@@ -117,8 +117,9 @@ def read(
     return row
 
 
-def crime(crime_id: str, occurred: datetime | None, dx_m: float = 0.0, dy_m: float = 0.0, **overrides: Any
-          ) -> dict[str, Any]:
+def crime(
+    crime_id: str, occurred: datetime | None, dx_m: float = 0.0, dy_m: float = 0.0, **overrides: Any
+) -> dict[str, Any]:
     return {
         "crime_id": crime_id,
         "crime_type": "burglary",
@@ -157,9 +158,7 @@ def detector_inputs(
     hotlist: Iterable[Mapping[str, Any]] = (),
 ) -> DetectorInputs:
     """Frames for a detector; reads without an id get r1, r2, ... in the order given."""
-    numbered = [
-        {**r, "read_id": r.get("read_id") or f"r{n}"} for n, r in enumerate(reads, start=1)
-    ]
+    numbered = [{**r, "read_id": r.get("read_id") or f"r{n}"} for n, r in enumerate(reads, start=1)]
     return DetectorInputs(
         reads=silver_frame(spark, SILVER_ANPR_READS, numbered),
         cameras=silver_frame(spark, SILVER_CAMERAS, cameras),

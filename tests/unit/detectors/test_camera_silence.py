@@ -20,7 +20,9 @@ PER_HOUR = 10
 def steady(camera_id: str, days: Iterable[int], hours: Iterable[int], per_hour: int = PER_HOUR) -> list[dict]:  # type: ignore[type-arg]
     return [
         read(f"P{camera_id}{d}{h}{k}", camera_id, at(h, days=d, minutes=k * 60 / per_hour), cameras=CAMERAS)
-        for d in days for h in hours for k in range(per_hour)
+        for d in days
+        for h in hours
+        for k in range(per_hour)
     ]
 
 
@@ -41,18 +43,22 @@ def test_one_day_silence_fires_and_a_one_hour_gap_does_not(spark) -> None:
     assert [f["subject"] for f in flags] == ["CAM1"]
     flag = flags[0]
     assert flag["window_start"] == at(10).replace(tzinfo=None) and flag["window_end"] == at(13).replace(tzinfo=None)
-    assert [e["at"] for e in flag["evidence"] if e["at"] is not None] == [at(h).replace(tzinfo=None) for h in (10, 11, 12)]
+    assert [e["at"] for e in flag["evidence"] if e["at"] is not None] == [
+        at(h).replace(tzinfo=None) for h in (10, 11, 12)
+    ]
     assert flag["evidence"][-1]["kind"] == "camera" and any(e["at"] is None for e in flag["evidence"])
     # Expected in a silent hour = CAM1's share of all reads x the network's reads then:
     # share = 210 / (210 + 230 + 240 + 240) and the network saw 30 reads -> 6.8 per hour.
     share = 210 / (210 + 230 + 240 + 240)
     assert f"{3 * 30 * share:.1f} expected" in flag["summary"]
-    assert flag["score"] == pytest.approx(1 - 0.5 ** 1.5, abs=1e-6)
+    assert flag["score"] == pytest.approx(1 - 0.5**1.5, abs=1e-6)
 
 
 def test_drop_to_half_is_not_silence(spark) -> None:
-    reads = steady("CAM1", [0], range(10)) + steady("CAM1", [0], range(10, 14), PER_HOUR // 2) + steady(
-        "CAM2", [0], range(14)
+    reads = (
+        steady("CAM1", [0], range(10))
+        + steady("CAM1", [0], range(10, 14), PER_HOUR // 2)
+        + steady("CAM2", [0], range(14))
     )
     assert run(spark, reads) == []
 
@@ -62,7 +68,11 @@ def test_multi_day_uses_own_hour_of_day_baseline(spark) -> None:
     reads = (
         steady("CAM1", days, range(24))
         + steady("CAM2", days, range(8, 18))  # a daytime-only camera: quiet nights are normal for it
-        + [r for r in steady("CAM3", days, range(24)) if not (r["read_at"].day == at(0, days=2).day and 9 <= r["read_at"].hour < 12)]
+        + [
+            r
+            for r in steady("CAM3", days, range(24))
+            if not (r["read_at"].day == at(0, days=2).day and 9 <= r["read_at"].hour < 12)
+        ]
     )
     flags = run(spark, reads)
     assert [(f["subject"], f["window_start"], f["window_end"]) for f in flags] == [

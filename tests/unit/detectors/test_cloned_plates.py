@@ -23,8 +23,13 @@ def run(spark, reads, params=None):  # type: ignore[no-untyped-def]
 
 def test_impossible_speed_fires_with_score_from_speed(spark) -> None:
     # 30 km in 5 min: gap + 60 s skew = 360 s -> 300 km/h; score = 1 - 160/300.
-    flags = run(spark, [read("AB12CDE", "CAM_A", at(8), cameras=CAMERAS),
-                        read("AB12CDE", "CAM_FAR", at(8, minutes=5), cameras=CAMERAS)])
+    flags = run(
+        spark,
+        [
+            read("AB12CDE", "CAM_A", at(8), cameras=CAMERAS),
+            read("AB12CDE", "CAM_FAR", at(8, minutes=5), cameras=CAMERAS),
+        ],
+    )
     assert len(flags) == 1
     flag = flags[0]
     assert flag["subject"] == "AB12CDE" and flag["related"] == ["r1", "r2"]
@@ -35,43 +40,88 @@ def test_impossible_speed_fires_with_score_from_speed(spark) -> None:
 
 def test_possible_speed_does_not_fire(spark) -> None:
     # 30 km in 20 min = 90 km/h.
-    assert run(spark, [read("AB12CDE", "CAM_A", at(8), cameras=CAMERAS),
-                       read("AB12CDE", "CAM_FAR", at(8, minutes=20), cameras=CAMERAS)]) == []
+    assert (
+        run(
+            spark,
+            [
+                read("AB12CDE", "CAM_A", at(8), cameras=CAMERAS),
+                read("AB12CDE", "CAM_FAR", at(8, minutes=20), cameras=CAMERAS),
+            ],
+        )
+        == []
+    )
 
 
 def test_neighbouring_cameras_seconds_apart_do_not_fire(spark) -> None:
     # 300 m in 2 s is 540 km/h on the raw clock, but below min_separation and within clock skew.
-    assert run(spark, [read("AB12CDE", "CAM_A", at(8), cameras=CAMERAS),
-                       read("AB12CDE", "CAM_NEXT", at(8, seconds=2), cameras=CAMERAS)]) == []
+    assert (
+        run(
+            spark,
+            [
+                read("AB12CDE", "CAM_A", at(8), cameras=CAMERAS),
+                read("AB12CDE", "CAM_NEXT", at(8, seconds=2), cameras=CAMERAS),
+            ],
+        )
+        == []
+    )
     # Even with min_separation lowered, the 60 s skew allowance makes it 300 m / 62 s = 17 km/h.
-    assert run(spark, [read("AB12CDE", "CAM_A", at(8), cameras=CAMERAS),
-                       read("AB12CDE", "CAM_NEXT", at(8, seconds=2), cameras=CAMERAS)],
-               ClonedPlateParams(min_separation_m=100)) == []
+    assert (
+        run(
+            spark,
+            [
+                read("AB12CDE", "CAM_A", at(8), cameras=CAMERAS),
+                read("AB12CDE", "CAM_NEXT", at(8, seconds=2), cameras=CAMERAS),
+            ],
+            ClonedPlateParams(min_separation_m=100),
+        )
+        == []
+    )
 
 
 def test_two_cameras_at_the_same_point_same_instant(spark) -> None:
-    assert run(spark, [read("AB12CDE", "CAM_A", at(8), cameras=CAMERAS),
-                       read("AB12CDE", "CAM_TWIN", at(8), cameras=CAMERAS)],
-               ClonedPlateParams(clock_skew_s=0, min_separation_m=0)) == []
+    assert (
+        run(
+            spark,
+            [read("AB12CDE", "CAM_A", at(8), cameras=CAMERAS), read("AB12CDE", "CAM_TWIN", at(8), cameras=CAMERAS)],
+            ClonedPlateParams(clock_skew_s=0, min_separation_m=0),
+        )
+        == []
+    )
 
 
 def test_zero_skew_same_instant_far_apart_is_unbounded_speed(spark) -> None:
-    flags = run(spark, [read("AB12CDE", "CAM_A", at(8), cameras=CAMERAS),
-                        read("AB12CDE", "CAM_FAR", at(8), cameras=CAMERAS)], ClonedPlateParams(clock_skew_s=0))
+    flags = run(
+        spark,
+        [read("AB12CDE", "CAM_A", at(8), cameras=CAMERAS), read("AB12CDE", "CAM_FAR", at(8), cameras=CAMERAS)],
+        ClonedPlateParams(clock_skew_s=0),
+    )
     assert len(flags) == 1 and flags[0]["score"] == 1.0 and "unbounded" in flags[0]["summary"]
 
 
 def test_low_confidence_reads_are_ignored(spark) -> None:
-    assert run(spark, [read("AB12CDE", "CAM_A", at(8), cameras=CAMERAS),
-                       read("AB12CDE", "CAM_FAR", at(8, minutes=5), cameras=CAMERAS, confidence=0.4)]) == []
+    assert (
+        run(
+            spark,
+            [
+                read("AB12CDE", "CAM_A", at(8), cameras=CAMERAS),
+                read("AB12CDE", "CAM_FAR", at(8, minutes=5), cameras=CAMERAS, confidence=0.4),
+            ],
+        )
+        == []
+    )
 
 
 def test_compares_consecutive_reads_and_keeps_each_read_once(spark) -> None:
     # A -> FAR -> A every 5 minutes: two impossible pairs share r2; one flag, three reads of evidence.
-    flags = run(spark, [read("AB12CDE", "CAM_A", at(8), cameras=CAMERAS),
-                        read("AB12CDE", "CAM_FAR", at(8, minutes=5), cameras=CAMERAS),
-                        read("AB12CDE", "CAM_A", at(8, minutes=10), cameras=CAMERAS),
-                        read("ZZ11ZZZ", "CAM_A", at(8), cameras=CAMERAS)])
+    flags = run(
+        spark,
+        [
+            read("AB12CDE", "CAM_A", at(8), cameras=CAMERAS),
+            read("AB12CDE", "CAM_FAR", at(8, minutes=5), cameras=CAMERAS),
+            read("AB12CDE", "CAM_A", at(8, minutes=10), cameras=CAMERAS),
+            read("ZZ11ZZZ", "CAM_A", at(8), cameras=CAMERAS),
+        ],
+    )
     assert len(flags) == 1
     assert flags[0]["related"] == ["r1", "r2", "r3"]
     assert [e["ref_id"] for e in flags[0]["evidence"]] == ["r1", "r2", "r3"]

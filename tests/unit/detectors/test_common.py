@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from pyspark.sql import functions as F
@@ -40,24 +41,30 @@ def test_detector_version_changes_with_params_only() -> None:
 
 def test_flag_id_is_sha256_of_type_subject_window() -> None:
     start, end = datetime(2024, 5, 6, tzinfo=timezone.utc), datetime(2024, 5, 7, tzinfo=timezone.utc)
-    expected = hashlib.sha256(
-        b"hotlist_hit|AB12CDE|2024-05-06T00:00:00.000000|2024-05-07T00:00:00.000000"
-    ).hexdigest()[:32]
+    expected = hashlib.sha256(b"hotlist_hit|AB12CDE|2024-05-06T00:00:00.000000|2024-05-07T00:00:00.000000").hexdigest()[
+        :32
+    ]
     assert flag_id_value("hotlist_hit", "AB12CDE", start, end) == expected
 
 
 def test_to_flags_frame_conforms_clamps_and_ids_match_python(spark) -> None:
-    rows = [
+    start, end = datetime(2024, 5, 6, tzinfo=timezone.utc), datetime(2024, 5, 7, tzinfo=timezone.utc)
+    rows: list[dict[str, Any]] = [
         {
-            "subject": "AB12CDE", "score": 1.7, "related": ["r1"], "summary": "s",
-            "window_start": datetime(2024, 5, 6, tzinfo=timezone.utc),
-            "window_end": datetime(2024, 5, 7, tzinfo=timezone.utc), "longitude": None, "latitude": None,
+            "subject": "AB12CDE",
+            "score": 1.7,
+            "related": ["r1"],
+            "summary": "s",
+            "window_start": start,
+            "window_end": end,
+            "longitude": None,
+            "latitude": None,
             "evidence": [evidence_row("read", ref_id="r1", at=datetime(2024, 5, 6, 8, tzinfo=timezone.utc))],
         }
     ]
     flags = flags_of(to_flags_frame(content_from_rows(spark, rows), "hotlist_hit", HotlistHitParams(), NOW))
     assert flags[0]["score"] == 1.0 and flags[0]["status"] == "new"
-    assert flags[0]["flag_id"] == flag_id_value("hotlist_hit", "AB12CDE", rows[0]["window_start"], rows[0]["window_end"])
+    assert flags[0]["flag_id"] == flag_id_value("hotlist_hit", "AB12CDE", start, end)
     with pytest.raises(ValueError, match="lacks flag columns"):
         to_flags_frame(spark.range(1).select(F.lit("x").alias("subject")), "hotlist_hit", HotlistHitParams(), NOW)
     with pytest.raises(ValueError, match="unknown evidence fields"):

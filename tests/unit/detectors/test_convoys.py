@@ -19,14 +19,18 @@ NOW = MONDAY + timedelta(days=3)
 
 def trip(plate: str, day: int, offset_s: float, cameras=ROUTE) -> list[dict]:  # type: ignore[no-untyped-def]
     """The plate passes the route cameras 5 minutes apart from 08:00 on the given day."""
-    return [read(plate, cam["camera_id"], at(8, days=day, minutes=5 * i, seconds=offset_s), cameras=CAMERAS)
-            for i, cam in enumerate(cameras)]
+    return [
+        read(plate, cam["camera_id"], at(8, days=day, minutes=5 * i, seconds=offset_s), cameras=CAMERAS)
+        for i, cam in enumerate(cameras)
+    ]
 
 
 def background(day: int, count: int = 40) -> list[dict]:  # type: ignore[no-untyped-def]
     """Ordinary traffic in the same hour, a minute apart, at cameras off the route (one read per plate)."""
-    return [read(f"BG{day}X{k:03d}", ELSEWHERE[k % 4]["camera_id"], at(8, days=day, minutes=k), cameras=CAMERAS)
-            for k in range(count)]
+    return [
+        read(f"BG{day}X{k:03d}", ELSEWHERE[k % 4]["camera_id"], at(8, days=day, minutes=k), cameras=CAMERAS)
+        for k in range(count)
+    ]
 
 
 def run(spark, reads, params=None):  # type: ignore[no-untyped-def]
@@ -35,8 +39,16 @@ def run(spark, reads, params=None):  # type: ignore[no-untyped-def]
 
 
 def test_three_vehicles_travelling_together_fire_once_as_a_group(spark) -> None:
-    reads = [r for day in (0, 1) for plate, offset in (("AA11AAA", 0), ("BB22BBB", 10), ("CC33CCC", 20))
-             for r in trip(plate, day, offset)] + background(0) + background(1)
+    reads = (
+        [
+            r
+            for day in (0, 1)
+            for plate, offset in (("AA11AAA", 0), ("BB22BBB", 10), ("CC33CCC", 20))
+            for r in trip(plate, day, offset)
+        ]
+        + background(0)
+        + background(1)
+    )
     flags = run(spark, reads)
     assert len(flags) == 1
     flag = flags[0]
@@ -59,23 +71,37 @@ def test_rush_hour_queue_does_not_fire(spark) -> None:
 
 
 def test_busy_window_guard_skips_pairing(spark) -> None:
-    reads = [r for day in (0, 1) for plate, offset in (("AA11AAA", 0), ("BB22BBB", 10))
-             for r in trip(plate, day, offset)] + background(0) + background(1)
+    reads = (
+        [r for day in (0, 1) for plate, offset in (("AA11AAA", 0), ("BB22BBB", 10)) for r in trip(plate, day, offset)]
+        + background(0)
+        + background(1)
+    )
     assert len(run(spark, reads)) == 1
     assert run(spark, reads, ConvoyParams(max_plates_per_camera_window=1)) == []
 
 
 def test_too_few_cameras_or_occasions_do_not_fire(spark) -> None:
-    three_cameras = [r for day in (0, 1) for plate, offset in (("AA11AAA", 0), ("BB22BBB", 10))
-                     for r in trip(plate, day, offset, ROUTE[:3])] + background(0) + background(1)
+    three_cameras = (
+        [
+            r
+            for day in (0, 1)
+            for plate, offset in (("AA11AAA", 0), ("BB22BBB", 10))
+            for r in trip(plate, day, offset, ROUTE[:3])
+        ]
+        + background(0)
+        + background(1)
+    )
     assert run(spark, three_cameras) == []
     one_occasion = [r for plate, offset in (("AA11AAA", 0), ("BB22BBB", 10)) for r in trip(plate, 0, offset)]
     assert run(spark, one_occasion + background(0) + background(1)) == []
 
 
 def test_too_far_apart_in_time_is_not_a_co_read(spark) -> None:
-    reads = [r for day in (0, 1) for plate, offset in (("AA11AAA", 0), ("BB22BBB", 120))
-             for r in trip(plate, day, offset)] + background(0) + background(1)
+    reads = (
+        [r for day in (0, 1) for plate, offset in (("AA11AAA", 0), ("BB22BBB", 120)) for r in trip(plate, day, offset)]
+        + background(0)
+        + background(1)
+    )
     assert run(spark, reads) == []
 
 

@@ -32,12 +32,16 @@ BACKGROUND_SITES = [(2500 * (k % 6), 20_000 + 2500 * (k // 6)) for k in range(30
 def cluster(prefix: str, centre: str, week: int) -> list[dict]:  # type: ignore[no-untyped-def]
     """Six crimes in the centre cell and one in each ring cell, during the given week."""
     cells = [centre] * 6 + list(h3.grid_ring(centre, 1))
-    return [crime(f"{prefix}{week}-{i}", at(10 + i % 8, days=7 * week + i % 5), **position_of_cell(c))
-            for i, c in enumerate(cells)]
+    return [
+        crime(f"{prefix}{week}-{i}", at(10 + i % 8, days=7 * week + i % 5), **position_of_cell(c))
+        for i, c in enumerate(cells)
+    ]
 
 
 def week_of_background(week: int) -> list[dict]:  # type: ignore[no-untyped-def]
-    return [crime(f"BG{week}-{k}", at(12, days=7 * week + k % 7), dx, dy) for k, (dx, dy) in enumerate(BACKGROUND_SITES)]
+    return [
+        crime(f"BG{week}-{k}", at(12, days=7 * week + k % 7), dx, dy) for k, (dx, dy) in enumerate(BACKGROUND_SITES)
+    ]
 
 
 def run(spark, crimes, params=PARAMS):  # type: ignore[no-untyped-def]
@@ -68,9 +72,11 @@ def test_quiet_week_or_small_count_does_not_fire(spark) -> None:
 
 def test_degenerate_inputs(spark) -> None:
     assert run(spark, []) == []
-    unusable = [crime("M1", at(0), 0, 0, time_precision="month"), crime("U1", None, 0, 0),
-                crime("X1", at(1), 0, 0, easting=None, northing=None, longitude=None, latitude=None,
-                      location_precision="none")]
+    unusable = [
+        crime("M1", at(0), 0, 0, time_precision="month"),
+        crime("U1", None, 0, 0),
+        crime("X1", at(1), 0, 0, easting=None, northing=None, longitude=None, latitude=None, location_precision="none"),
+    ]
     assert run(spark, unusable) == []
     # Every crime in one cell: no variation across the study area beyond that cell's disk; nothing divides by 0.
     one_cell = [crime(f"S{i}", at(10, days=7 * CURRENT_WEEK), 0, 0) for i in range(2)]

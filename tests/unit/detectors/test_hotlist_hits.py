@@ -23,8 +23,11 @@ def run(spark, reads, hotlist, params=None, now=NOW):  # type: ignore[no-untyped
 def test_exact_hit_fires_with_priority_score_and_day_window(spark) -> None:
     flags = run(
         spark,
-        [read("AB12CDE", "CAM1", at(8), cameras=CAMERAS), read("AB12CDE", "CAM2", at(9), cameras=CAMERAS),
-         read("ZZ99ZZZ", "CAM1", at(8), cameras=CAMERAS)],
+        [
+            read("AB12CDE", "CAM1", at(8), cameras=CAMERAS),
+            read("AB12CDE", "CAM2", at(9), cameras=CAMERAS),
+            read("ZZ99ZZZ", "CAM1", at(8), cameras=CAMERAS),
+        ],
         [hotlist_entry("AB12CDE", priority="medium", reason="stolen")],
     )
     assert len(flags) == 1
@@ -32,18 +35,24 @@ def test_exact_hit_fires_with_priority_score_and_day_window(spark) -> None:
     assert flag["flag_type"] == "hotlist_hit" and flag["subject"] == "AB12CDE"
     assert flag["score"] == pytest.approx(0.75)
     assert flag["related"] == ["r1", "r2"]
-    assert flag["window_start"] == MONDAY.replace(tzinfo=None) and flag["window_end"] == (MONDAY + timedelta(days=1)).replace(tzinfo=None)
+    assert flag["window_start"] == MONDAY.replace(tzinfo=None) and flag["window_end"] == (
+        MONDAY + timedelta(days=1)
+    ).replace(tzinfo=None)
     assert [e["kind"] for e in flag["evidence"]] == ["read", "read"]
     assert all("exact" in e["detail"] for e in flag["evidence"])
-    assert "fuzzy" not in flag["summary"] and flag["status"] == "new" and flag["detected_at"] == NOW.replace(tzinfo=None)
+    assert (
+        "fuzzy" not in flag["summary"] and flag["status"] == "new" and flag["detected_at"] == NOW.replace(tzinfo=None)
+    )
 
 
 def test_expired_and_not_yet_valid_entries_do_not_hit(spark) -> None:
     flags = run(
         spark,
         [read("AB12CDE", "CAM1", at(8), cameras=CAMERAS)],
-        [hotlist_entry("AB12CDE", valid_from=at(-48), valid_to=at(7)),  # expired an hour before the read
-         hotlist_entry("AB12CDE", hotlist_entry_id="later", valid_from=at(9))],  # starts after it
+        [
+            hotlist_entry("AB12CDE", valid_from=at(-48), valid_to=at(7)),  # expired an hour before the read
+            hotlist_entry("AB12CDE", hotlist_entry_id="later", valid_from=at(9)),
+        ],  # starts after it
     )
     assert flags == []
 
@@ -78,7 +87,9 @@ def test_exact_hit_takes_precedence_over_fuzzy(spark) -> None:
 
 def test_fuzzy_can_be_switched_off(spark) -> None:
     flags = run(
-        spark, [read("AB12C0E", "CAM1", at(8), cameras=CAMERAS)], [hotlist_entry("AB12CDE")],
+        spark,
+        [read("AB12C0E", "CAM1", at(8), cameras=CAMERAS)],
+        [hotlist_entry("AB12CDE")],
         params=HotlistHitParams(fuzzy_enabled=False),
     )
     assert flags == []
@@ -86,11 +97,20 @@ def test_fuzzy_can_be_switched_off(spark) -> None:
 
 def test_retro_hit_new_entry_matches_past_reads(spark) -> None:
     # The entry was added days after the read, but is valid for the read's time (valid_from null).
-    flags = run(spark, [read("AB12CDE", "CAM1", at(8), cameras=CAMERAS)], [hotlist_entry("AB12CDE")],
-                now=MONDAY + timedelta(days=30))
+    flags = run(
+        spark,
+        [read("AB12CDE", "CAM1", at(8), cameras=CAMERAS)],
+        [hotlist_entry("AB12CDE")],
+        now=MONDAY + timedelta(days=30),
+    )
     assert len(flags) == 1 and flags[0]["window_start"] == MONDAY.replace(tzinfo=None)
-    too_old = run(spark, [read("AB12CDE", "CAM1", at(8), cameras=CAMERAS)], [hotlist_entry("AB12CDE")],
-                  params=HotlistHitParams(retro_days=5), now=MONDAY + timedelta(days=30))
+    too_old = run(
+        spark,
+        [read("AB12CDE", "CAM1", at(8), cameras=CAMERAS)],
+        [hotlist_entry("AB12CDE")],
+        params=HotlistHitParams(retro_days=5),
+        now=MONDAY + timedelta(days=30),
+    )
     assert too_old == []
 
 
@@ -98,8 +118,11 @@ def test_duplicate_and_overlapping_entries_give_one_flag_per_plate_and_day(spark
     flags = run(
         spark,
         [read("AB12CDE", "CAM1", at(8), cameras=CAMERAS), read("AB12CDE", "CAM1", at(8, days=1), cameras=CAMERAS)],
-        [hotlist_entry("AB12CDE", priority="low"), hotlist_entry("AB12CDE", priority="low"),  # exact duplicate
-         hotlist_entry("AB12CDE", hotlist_entry_id="overlap", list_name="ops", priority="high", valid_from=at(-1))],
+        [
+            hotlist_entry("AB12CDE", priority="low"),
+            hotlist_entry("AB12CDE", priority="low"),  # exact duplicate
+            hotlist_entry("AB12CDE", hotlist_entry_id="overlap", list_name="ops", priority="high", valid_from=at(-1)),
+        ],
     )
     assert [(f["window_start"].day, f["score"], f["related"]) for f in flags] == [(6, 1.0, ["r1"]), (7, 1.0, ["r2"])]
     assert len({f["flag_id"] for f in flags}) == 2

@@ -25,8 +25,17 @@ OTHERS = [
     crime("LATER", at(10, days=200), 10_000, 2_530),  # same spot, months later: not linked
     crime("ROB1", at(11, days=2), 10_010, 2_500, crime_type="robbery"),  # not a configured type
     crime("MONTH", at(0, days=0), 10_020, 2_500, time_precision="month", occurred_to=at(0, days=30)),
-    crime("NOLOC", at(10, days=3), 0, 0, easting=None, northing=None, longitude=None, latitude=None,
-          location_precision="none"),
+    crime(
+        "NOLOC",
+        at(10, days=3),
+        0,
+        0,
+        easting=None,
+        northing=None,
+        longitude=None,
+        latitude=None,
+        location_precision="none",
+    ),
 ]
 
 
@@ -64,8 +73,9 @@ def test_knox_is_seeded_and_flag_ids_are_stable(spark) -> None:
 
 
 def test_crimes_far_apart_in_time_or_space_do_not_fire(spark) -> None:
-    spread_in_time = [{**c, "occurred_from": at(10, days=20 * i), "occurred_to": at(10, days=20 * i)}
-                      for i, c in enumerate(CLUSTER)]
+    spread_in_time = [
+        {**c, "occurred_from": at(10, days=20 * i), "occurred_to": at(10, days=20 * i)} for i, c in enumerate(CLUSTER)
+    ]
     assert run(spark, BACKGROUND + spread_in_time) == []
     assert run(spark, BACKGROUND) == []
 

@@ -17,8 +17,9 @@ CRIMES = [
     crime("K1", at(10), 100, 0),  # 100 m from CAM1
     crime("K2", at(11), 3100, 50, crime_type="robbery"),  # ~112 m from CAM2
     crime("K3", at(0), 6000, 0, time_precision="month", occurred_to=at(0, days=30)),  # month only: out
-    crime("K4", at(12), 9000, 0, easting=None, northing=None, longitude=None, latitude=None,
-          location_precision="none"),  # no point: out
+    crime(
+        "K4", at(12), 9000, 0, easting=None, northing=None, longitude=None, latitude=None, location_precision="none"
+    ),  # no point: out
 ]
 NOW = MONDAY + timedelta(days=1)
 
@@ -55,8 +56,14 @@ def test_outside_time_window_or_radius_does_not_count(spark) -> None:
         read("LATE1", "CAM2", at(11, minutes=20), cameras=CAMERAS),
     ]
     assert run(spark, reads) == []
-    assert run(spark, reads[1:] + [read("LATE1", "CAM1", at(10), cameras=CAMERAS)],
-               params=VehicleNearCrimesParams(radius_m=50)) == []
+    assert (
+        run(
+            spark,
+            [*reads[1:], read("LATE1", "CAM1", at(10), cameras=CAMERAS)],
+            params=VehicleNearCrimesParams(radius_m=50),
+        )
+        == []
+    )
 
 
 def test_month_precision_and_unlocated_crimes_take_no_part(spark) -> None:
@@ -69,8 +76,10 @@ def test_month_precision_and_unlocated_crimes_take_no_part(spark) -> None:
 
 
 def test_wide_crime_windows_are_excluded(spark) -> None:
-    day_precision = [crime("D1", at(0), 100, 0, time_precision="day", occurred_to=at(24)),
-                     crime("D2", at(0), 3100, 0, time_precision="day", occurred_to=at(24))]
+    day_precision = [
+        crime("D1", at(0), 100, 0, time_precision="day", occurred_to=at(24)),
+        crime("D2", at(0), 3100, 0, time_precision="day", occurred_to=at(24)),
+    ]
     reads = [read("P4", "CAM1", at(15), cameras=CAMERAS), read("P4", "CAM2", at(16), cameras=CAMERAS)]
     assert [f["subject"] for f in run(spark, reads, day_precision)] == ["P4"]
     two_days = [{**c, "occurred_to": at(48)} for c in day_precision]
