@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -308,7 +309,8 @@ def validate_batch(
         outcome = checkpoint.run(
             batch_parameters={"dataframe": df},
             expectation_parameters=params,
-            run_id=RunIdentifier(run_name=run_id, run_time=datetime.now(UTC)),
+            # GX files results under the run name: no path separators in it.
+            run_id=RunIdentifier(run_name=re.sub(r"[/\\]", "_", run_id), run_time=datetime.now(UTC)),
         )
         suite_result = next(iter(outcome.run_results.values()))
         results = list(suite_result.results)

@@ -229,3 +229,14 @@ def test_history_is_pruned_and_docs_rebuilt(spark, settings: Settings) -> None: 
     assert not list((settings.home_abs / "gx" / "uncommitted" / "validations").rglob("*.json"))
     assert "validations/silver/anpr_reads/old/" not in report.data_docs_index.read_text()
     assert build_data_docs(settings) == report.data_docs_index
+
+
+def test_empty_micro_batch_is_valid_but_warns_on_volume(spark, module_settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    empty = spark.createDataFrame([], SILVER_ANPR_READS.spark_schema())
+    reference = QualityReference(known_camera_ids=CAMERAS, baseline_rows_per_day=100.0, now=NOW)
+    report = validate_batch(
+        empty, SILVER_ANPR_READS, module_settings, run_id="scheduled/2025-06-01", reference=reference,
+        build_docs=False,
+    )
+    assert report.success and report.row_count == 0
+    assert by_check(report.warnings) == {("volume", None): 0}
