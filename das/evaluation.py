@@ -74,21 +74,31 @@ class EvalReport:
     scores: dict[str, TypeScore]
 
     def format_table(self) -> str:
-        header = f"{'flag_type':<20} {'truth':>5} {'flags':>5} {'tp':>4} {'fp':>4} {'fn':>4} {'dup':>4} " \
-                 f"{'ign':>5} {'precision':>9} {'recall':>7} {'f1':>6}"
+        header = (
+            f"{'flag_type':<20} {'truth':>5} {'flags':>5} {'tp':>4} {'fp':>4} {'fn':>4} {'dup':>4} "
+            f"{'ign':>5} {'precision':>9} {'recall':>7} {'f1':>6}"
+        )
         lines = [header, "-" * len(header)]
         for s in self.scores.values():
             p = f"{s.precision:.3f}" if s.precision_defined else "n/a"
             r = f"{s.recall:.3f}" if s.recall_defined else "n/a"
             f1 = f"{s.f1:.3f}" if s.precision_defined or s.recall_defined else "n/a"
-            lines.append(f"{s.flag_type:<20} {s.truth_items:>5} {s.flags:>5} {s.tp:>4} {s.fp:>4} {s.fn:>4} "
-                         f"{s.duplicates:>4} {s.ignored:>5} {p:>9} {r:>7} {f1:>6}")
+            lines.append(
+                f"{s.flag_type:<20} {s.truth_items:>5} {s.flags:>5} {s.tp:>4} {s.fp:>4} {s.fn:>4} "
+                f"{s.duplicates:>4} {s.ignored:>5} {p:>9} {r:>7} {f1:>6}"
+            )
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            name: {**asdict(s), "precision": s.precision, "recall": s.recall, "f1": s.f1,
-                   "precision_defined": s.precision_defined, "recall_defined": s.recall_defined}
+            name: {
+                **asdict(s),
+                "precision": s.precision,
+                "recall": s.recall,
+                "f1": s.f1,
+                "precision_defined": s.precision_defined,
+                "recall_defined": s.recall_defined,
+            }
             for name, s in self.scores.items()
         }
 
@@ -97,8 +107,10 @@ class EvalReport:
         out = []
         for s in self.scores.values():
             if s.precision < min_precision:
-                out.append(f"{s.flag_type}: precision {s.precision:.3f} < {min_precision} "
-                           f"(false positives: {s.false_positives[:5]})")
+                out.append(
+                    f"{s.flag_type}: precision {s.precision:.3f} < {min_precision} "
+                    f"(false positives: {s.false_positives[:5]})"
+                )
             if s.recall < min_recall:
                 out.append(f"{s.flag_type}: recall {s.recall:.3f} < {min_recall} (missed: {s.missed[:5]})")
         return out
@@ -115,15 +127,22 @@ def evaluate(flags: Iterable[Mapping[str, Any]], truth: Mapping[str, Any]) -> Ev
     truth_flags = truth.get("flags", {})
     ignore = truth.get("ignore", {})
     names = list(FLAG_TYPES) + sorted((set(by_type) | set(truth_flags)) - set(FLAG_TYPES))
-    return EvalReport({
-        name: _score(name, by_type.get(name, []), [_as_item(i) for i in truth_flags.get(name, [])],
-                     [_as_item(i) for i in ignore.get(name, [])])
-        for name in names
-    })
+    return EvalReport(
+        {
+            name: _score(
+                name,
+                by_type.get(name, []),
+                [_as_item(i) for i in truth_flags.get(name, [])],
+                [_as_item(i) for i in ignore.get(name, [])],
+            )
+            for name in names
+        }
+    )
 
 
-def _score(flag_type: str, flags: list[Mapping[str, Any]], items: list[dict[str, Any]],
-           ignore: list[dict[str, Any]]) -> TypeScore:
+def _score(
+    flag_type: str, flags: list[Mapping[str, Any]], items: list[dict[str, Any]], ignore: list[dict[str, Any]]
+) -> TypeScore:
     match = MATCHERS.get(flag_type, _same_subject)
     matched = [False] * len(items)
     fp_subjects: list[str] = []
@@ -141,10 +160,18 @@ def _score(flag_type: str, flags: list[Mapping[str, Any]], items: list[dict[str,
         else:
             fp_subjects.append(flag["subject"])
     tp = sum(matched)
-    return TypeScore(flag_type=flag_type, truth_items=len(items), flags=len(flags), tp=tp, fp=len(fp_subjects),
-                     fn=len(items) - tp, duplicates=duplicates, ignored=ignored,
-                     missed=[it["subject"] for i, it in enumerate(items) if not matched[i]],
-                     false_positives=fp_subjects)
+    return TypeScore(
+        flag_type=flag_type,
+        truth_items=len(items),
+        flags=len(flags),
+        tp=tp,
+        fp=len(fp_subjects),
+        fn=len(items) - tp,
+        duplicates=duplicates,
+        ignored=ignored,
+        missed=[it["subject"] for i, it in enumerate(items) if not matched[i]],
+        false_positives=fp_subjects,
+    )
 
 
 def _as_item(raw: Any) -> dict[str, Any]:

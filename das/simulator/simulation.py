@@ -211,9 +211,13 @@ def _population_sizes(
 
 def _class_reads(pilot: BackgroundTraffic, day: int) -> np.ndarray:
     n = pilot.population.n_fleet
-    return np.array(
-        [pilot.chunk_reads(day, 20_000 + 3 * day + k, k * n, (k + 1) * n).size for k in range(3)], dtype=float
-    )
+    empty = (0, 0)
+    out = []
+    for k in range(3):
+        ranges = [empty, empty, empty]
+        ranges[k] = (k * n, (k + 1) * n)
+        out.append(pilot.chunk_reads(day, 20_000 + 3 * day + k, (ranges[0], ranges[1], ranges[2])).size)
+    return np.array(out, dtype=float)
 
 
 def _crime_ids(crimes: CrimeSet) -> list[str]:

@@ -90,6 +90,7 @@ COMPASS = np.array(["E", "NE", "N", "NW", "W", "SW", "S", "SE"])
 MALFORMED_NONE, MALFORMED_EMPTY_PLATE, MALFORMED_BAD_TIME, MALFORMED_UNKNOWN_CAMERA, MALFORMED_BAD_CONF = range(5)
 UNKNOWN_CAMERA_ID = "99999.99999"
 FLEET_SLICE = 5_000
+ClassRanges = tuple[tuple[int, int], tuple[int, int], tuple[int, int]]
 
 
 @dataclass
@@ -235,28 +236,34 @@ class BackgroundTraffic:
     def rng(self, *stream: int) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence([self.params.seed, 1, *stream]))
 
-    def chunks(self) -> list[tuple[int, int]]:
-        size = self.params.chunk_vehicles
-        return [(lo, min(lo + size, self.population.size)) for lo in range(0, self.population.size, size)]
+    def chunks(self) -> list[ClassRanges]:
+        """Chunks of about ``chunk_vehicles`` vehicles, each with its share of every class, so every chunk
+        makes about the same number of reads (fleet vehicles read far more often than visitors)."""
+        pop = self.population
+        n_chunks = max(1, -(-pop.size // self.params.chunk_vehicles))
+        bounds = []
+        offset = 0
+        for count in (pop.n_fleet, pop.n_commuter, pop.n_visitor):
+            edges = offset + np.linspace(0, count, n_chunks + 1).round().astype(int)
+            bounds.append(edges)
+            offset += count
+        return [tuple((int(b[k]), int(b[k + 1])) for b in bounds) for k in range(n_chunks)]  # type: ignore[misc]
 
     def day_batches(self, day_index: int) -> Iterator[ReadBatch]:
-        for chunk_index, (lo, hi) in enumerate(self.chunks()):
-            yield self.chunk_reads(day_index, chunk_index, lo, hi)
+        for chunk_index, ranges in enumerate(self.chunks()):
+            yield self.chunk_reads(day_index, chunk_index, ranges)
 
-    def chunk_reads(self, day_index: int, chunk_index: int, lo: int, hi: int) -> ReadBatch:
+    def chunk_reads(self, day_index: int, chunk_index: int, ranges: ClassRanges) -> ReadBatch:
+        """Reads of one chunk of vehicles: (fleet, commuter, visitor) index ranges."""
         day = self.days[day_index]
         rng = self.rng(2, day_index, chunk_index)
         weekend = day.weekday() >= 5
-        pop = self.population
-        f_hi, c_hi = pop.n_fleet, pop.n_fleet + pop.n_commuter
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-        fleet = np.arange(max(lo, 0), min(hi, f_hi))
+        fleet, commuters, visitors = (np.arange(lo, hi) for lo, hi in ranges)
         for first in range(0, fleet.size, FLEET_SLICE):  # long all-day walks: smaller slices bound memory
             parts.extend(self._fleet(rng, fleet[first : first + FLEET_SLICE], weekend))
-        commuters = np.arange(max(lo, f_hi), min(hi, c_hi))
         if commuters.size:
             parts.extend(self._commuters(rng, chunk_index, commuters, weekend))
-        visitors = np.arange(max(lo, c_hi), hi)
         if visitors.size:
             parts.extend(self._visitors(rng, visitors, weekend))
         if not parts:

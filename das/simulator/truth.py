@@ -202,7 +202,8 @@ def co_travel_groups(
         return []
     pairs = pairs.sort_values(["a", "b", "t"], kind="stable")
     same_pair = (pairs["a"].to_numpy()[1:] == pairs["a"].to_numpy()[:-1]) & (
-        pairs["b"].to_numpy()[1:] == pairs["b"].to_numpy()[:-1])
+        pairs["b"].to_numpy()[1:] == pairs["b"].to_numpy()[:-1]
+    )
     new_occasion = np.concatenate([[True], ~same_pair | (np.diff(pairs["t"].to_numpy()) > gap_s)])
     occasions = pairs.assign(new=new_occasion).groupby(["a", "b"])["new"].sum()
     return [(str(a), str(b)) for a, b in occasions.index[occasions.to_numpy() >= min_occasions]]

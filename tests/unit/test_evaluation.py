@@ -15,8 +15,10 @@ TWO_AWAY = next(c for c in h3.grid_disk(CELL, 2) if c not in h3.grid_disk(CELL, 
 
 TRUTH = {
     "flags": {
-        "hotlist_hit": [{"subject": "AB12CDE", "related": [], "planted": True},
-                        {"subject": "XY34ZZZ", "related": [], "planted": True}],
+        "hotlist_hit": [
+            {"subject": "AB12CDE", "related": [], "planted": True},
+            {"subject": "XY34ZZZ", "related": [], "planted": True},
+        ],
         "convoy": [{"subject": "AA11AAA", "related": ["BB22BBB", "CC33CCC"], "planted": True}],
         "emerging_hotspot": [{"subject": CELL, "related": [], "planted": True}],
         "near_repeat": [{"subject": "CR3", "related": ["CR1", "CR2", "CR3"], "planted": True}],
@@ -33,11 +35,14 @@ def flag(flag_type: str, subject: str, related: list[str] | None = None) -> dict
 
 
 def test_counts_tp_fp_fn_and_duplicates() -> None:
-    report = evaluate([
-        flag("hotlist_hit", "AB12CDE"),
-        flag("hotlist_hit", "AB12CDE"),  # the same entry flagged again (e.g. another day): a duplicate
-        flag("hotlist_hit", "NOT0NLIST"),
-    ], TRUTH)
+    report = evaluate(
+        [
+            flag("hotlist_hit", "AB12CDE"),
+            flag("hotlist_hit", "AB12CDE"),  # the same entry flagged again (e.g. another day): a duplicate
+            flag("hotlist_hit", "NOT0NLIST"),
+        ],
+        TRUTH,
+    )
     s = report.scores["hotlist_hit"]
     assert (s.tp, s.fp, s.fn, s.duplicates, s.flags) == (1, 1, 1, 1, 3)
     assert s.precision == pytest.approx(0.5)
@@ -47,10 +52,13 @@ def test_counts_tp_fp_fn_and_duplicates() -> None:
 
 
 def test_convoy_matches_on_two_shared_plates() -> None:
-    report = evaluate([
-        flag("convoy", "BB22BBB", ["CC33CCC"]),  # two of the three plates: a match
-        flag("convoy", "AA11AAA", ["ZZ99ZZZ"]),  # only one plate in common: a false positive
-    ], TRUTH)
+    report = evaluate(
+        [
+            flag("convoy", "BB22BBB", ["CC33CCC"]),  # two of the three plates: a match
+            flag("convoy", "AA11AAA", ["ZZ99ZZZ"]),  # only one plate in common: a false positive
+        ],
+        TRUTH,
+    )
     s = report.scores["convoy"]
     assert (s.tp, s.fp, s.fn) == (1, 1, 0)
 
@@ -63,18 +71,22 @@ def test_hotspot_accepts_the_cell_and_its_ring_only() -> None:
 
 
 def test_near_repeat_accepts_any_crime_of_the_cluster() -> None:
-    s = evaluate([flag("near_repeat", "CR2", ["CR1"]), flag("near_repeat", "CR9", ["CR8"])],
-                 TRUTH).scores["near_repeat"]
+    s = evaluate([flag("near_repeat", "CR2", ["CR1"]), flag("near_repeat", "CR9", ["CR8"])], TRUTH).scores[
+        "near_repeat"
+    ]
     assert (s.tp, s.fp, s.fn) == (1, 1, 0)
 
 
 def test_ignored_subjects_are_neither_true_nor_false_positives() -> None:
-    s = evaluate([
-        flag("vehicle_near_crimes", "OF11END", ["CR7", "CR8"]),
-        flag("vehicle_near_crimes", "BUS1", ["CR7", "CR9"]),
-        flag("vehicle_near_crimes", "TAXI2", ["CR1", "CR2"]),
-        flag("vehicle_near_crimes", "RANDOM9", ["CR1", "CR2"]),
-    ], TRUTH).scores["vehicle_near_crimes"]
+    s = evaluate(
+        [
+            flag("vehicle_near_crimes", "OF11END", ["CR7", "CR8"]),
+            flag("vehicle_near_crimes", "BUS1", ["CR7", "CR9"]),
+            flag("vehicle_near_crimes", "TAXI2", ["CR1", "CR2"]),
+            flag("vehicle_near_crimes", "RANDOM9", ["CR1", "CR2"]),
+        ],
+        TRUTH,
+    ).scores["vehicle_near_crimes"]
     assert (s.tp, s.fp, s.fn, s.ignored) == (1, 1, 0, 2)
     assert s.precision == pytest.approx(0.5)
 
@@ -99,4 +111,5 @@ def test_related_may_come_as_json_text_and_report_serialises() -> None:
     assert as_dict["convoy"]["precision"] == 1.0 and as_dict["convoy"]["tp"] == 1
     assert report.failures(0.9, 0.9)  # hotlist_hit etc. have recall 0 here
     assert evaluate([flag("camera_silent", "00001.1")], {"flags": {}}).failures(0.9, 0.9) == [
-        "camera_silent: precision 0.000 < 0.9 (false positives: ['00001.1'])"]
+        "camera_silent: precision 0.000 < 0.9 (false positives: ['00001.1'])"
+    ]

@@ -30,8 +30,17 @@ pytestmark = pytest.mark.unit
 
 START = dt.date(2026, 11, 18)
 TINY_PLANTED = PlantedCounts(
-    hotlist_exact=2, hotlist_fuzzy=1, hotlist_expired=1, clones=1, clone_traps=1, convoys=2, convoy_traps=2,
-    offenders=1, near_repeat_clusters=2, hotspots=1, silent_cameras=1,
+    hotlist_exact=2,
+    hotlist_fuzzy=1,
+    hotlist_expired=1,
+    clones=1,
+    clone_traps=1,
+    convoys=2,
+    convoy_traps=2,
+    offenders=1,
+    near_repeat_clusters=2,
+    hotspots=1,
+    silent_cameras=1,
 )
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 UK_PLATE = re.compile(
@@ -44,8 +53,16 @@ UK_PLATE = re.compile(
 
 def tiny_params(**overrides: object) -> SimulationParams:
     values: dict[str, object] = dict(
-        seed=7, reads=3000, cameras=150, crime_days=21, crimes_per_day=20, start_date=START, files_per_day=3,
-        planted=TINY_PLANTED, hotlist_background=5, malformed_share=0.01,
+        seed=7,
+        reads=3000,
+        cameras=150,
+        crime_days=21,
+        crimes_per_day=20,
+        start_date=START,
+        files_per_day=3,
+        planted=TINY_PLANTED,
+        hotlist_background=5,
+        malformed_share=0.01,
     )
     values.update(overrides)
     return SimulationParams(**values)  # type: ignore[arg-type]
@@ -73,21 +90,27 @@ def parses(text: str) -> bool:
 
 
 def digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 # -- parameters --------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"reads": -5}, "reads must be at least 0; got -5"),
-    ({"seed": "abc"}, "seed must be a whole number"),
-    ({"seed": 1.5}, "seed must be a whole number"),
-    ({"days_of_reads": 0}, "days_of_reads must be at least 1"),
-    ({"malformed_share": 0.9}, "malformed_share must be between 0 and 0.5"),
-    ({"crime_days": 10}, "crime_days must be at least days_of_reads + 14"),
-    ({"start_date": "yesterday"}, "start_date must be a date"),
-    ({"planted": {"clones": -1}}, "planted.clones must be at least 0"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"reads": -5}, "reads must be at least 0; got -5"),
+        ({"seed": "abc"}, "seed must be a whole number"),
+        ({"seed": 1.5}, "seed must be a whole number"),
+        ({"days_of_reads": 0}, "days_of_reads must be at least 1"),
+        ({"malformed_share": 0.9}, "malformed_share must be between 0 and 0.5"),
+        ({"crime_days": 10}, "crime_days must be at least days_of_reads + 14"),
+        ({"start_date": "yesterday"}, "start_date must be a date"),
+        ({"planted": {"clones": -1}}, "planted.clones must be at least 0"),
+    ],
+)
 def test_bad_parameters_fail_with_one_clear_das_error(overrides: dict[str, object], message: str) -> None:
     with pytest.raises(SimulationConfigError) as caught:
         tiny_params(**overrides)
@@ -103,9 +126,20 @@ def test_seed_given_as_digits_is_accepted() -> None:
 
 def test_cameras_file_without_cameras_is_a_clear_error(tmp_path: Path) -> None:
     empty = tmp_path / "cams.geojson"
-    empty.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"available": "false", "imageUrl": "x/00001.1.jpg"},
-         "geometry": {"type": "Point", "coordinates": [-0.1, 51.5]}}]}))
+    empty.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"available": "false", "imageUrl": "x/00001.1.jpg"},
+                        "geometry": {"type": "Point", "coordinates": [-0.1, 51.5]},
+                    }
+                ],
+            }
+        )
+    )
     with pytest.raises(SimulationConfigError, match="has no available cameras"):
         run_simulation(tiny_params(cameras_file=empty), tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
@@ -149,21 +183,32 @@ def test_refuses_to_overwrite_a_previous_run(tiny_run: Path) -> None:
 # -- landing contract --------------------------------------------------------------------------------
 def test_anpr_files_follow_the_contract(tiny_run: Path) -> None:
     files = sorted((tiny_run / "anpr").glob("*.csv"))
-    assert [f.name for f in files] == ["anpr_20261118_0000.csv", "anpr_20261118_0800.csv",
-                                       "anpr_20261118_1600.csv"]
+    assert [f.name for f in files] == ["anpr_20261118_0000.csv", "anpr_20261118_0800.csv", "anpr_20261118_1600.csv"]
     _, cameras = read_csv(tiny_run / "cameras" / "cameras.csv")
     camera_ids = {c["camera_id"] for c in cameras}
     rows: list[dict[str, str]] = []
     for f in files:
         header, file_rows = read_csv(f)
         assert header[:4] == ["read_id", "camera_id", "plate", "read_at"]
-        assert set(header) <= {"read_id", "camera_id", "plate", "read_at", "confidence", "country", "direction",
-                               "lane", "image_uri"}
+        assert set(header) <= {
+            "read_id",
+            "camera_id",
+            "plate",
+            "read_at",
+            "confidence",
+            "country",
+            "direction",
+            "lane",
+            "image_uri",
+        }
         rows += file_rows
     assert 2500 < len(rows) < 4500
     assert len({r["read_id"] for r in rows}) == len(rows)
-    valid = [r for r in rows if r["plate"] and parses(r["read_at"]) and r["camera_id"] in camera_ids
-             and 0 <= float(r["confidence"]) <= 1]
+    valid = [
+        r
+        for r in rows
+        if r["plate"] and parses(r["read_at"]) and r["camera_id"] in camera_ids and 0 <= float(r["confidence"]) <= 1
+    ]
     malformed = len(rows) - len(valid)
     assert 0 < malformed < 0.05 * len(rows)
     for r in valid:
@@ -178,8 +223,12 @@ def test_anpr_files_follow_the_contract(tiny_run: Path) -> None:
     seen: dict[tuple[str, str], list[dt.datetime]] = {}
     for r in valid:
         seen.setdefault((r["plate"], r["camera_id"]), []).append(dt.datetime.fromisoformat(r["read_at"][:-1]))
-    doubles = sum(1 for times in seen.values() for a, b in zip(sorted(times), sorted(times)[1:], strict=False)
-                  if (b - a).total_seconds() <= 2)
+    doubles = sum(
+        1
+        for times in seen.values()
+        for a, b in zip(sorted(times), sorted(times)[1:], strict=False)
+        if (b - a).total_seconds() <= 2
+    )
     assert doubles >= 5
 
 
@@ -196,7 +245,8 @@ def test_cameras_crimes_and_hotlist_follow_the_contract(tiny_run: Path) -> None:
     for f in sorted((tiny_run / "crimes").glob("*.csv")):
         header, rows = read_csv(f)
         assert header[:5] == ["crime_id", "crime_type", "occurred_from", "occurred_to", "longitude"] or set(
-            ["crime_id", "crime_type", "occurred_from", "longitude", "latitude"]) <= set(header)
+            ["crime_id", "crime_type", "occurred_from", "longitude", "latitude"]
+        ) <= set(header)
         crimes += rows
     assert {c["crime_type"] for c in crimes} <= set(CRIME_MIX)
     assert len({c["crime_id"] for c in crimes}) == len(crimes)
@@ -271,7 +321,9 @@ def test_truth_covers_every_flag_type_with_planted_items(tiny_run: Path) -> None
     assert len(truth["flags"]["hotlist_hit"]) == 3
     assert len([i for i in truth["flags"]["convoy"] if i["planted"]]) == 2
     assert {n["note"] for n in truth["negatives"]["convoy"]} == {
-        "together at the same 3 cameras morning and evening", "together along 6 cameras on one occasion only"}
+        "together at the same 3 cameras morning and evening",
+        "together along 6 cameras on one occasion only",
+    }
 
 
 def test_planted_patterns_are_in_the_written_data(tiny_run: Path) -> None:
