@@ -89,10 +89,10 @@ def build_suite(table: Table, settings: Settings) -> Any:
     return suite_of(table, [*skeleton_expectations(table), *domain_expectations(table, settings)])
 
 
-def suite_of(table: Table, expectations: list[Any]) -> Any:
+def suite_of(table: Table, expectations: list[Any], name: str | None = None) -> Any:
     # Built in one go: add_expectation() on a suite would need (and write to) a GX context.
     return gx.ExpectationSuite(
-        name=suite_name(table),
+        name=name or suite_name(table),
         expectations=expectations,
         meta={"table": table.qualified_name, "generated_from": "schemas.tables"},
     )

@@ -153,13 +153,20 @@ def suite_parameters(table: Table, settings: Settings, reference: QualityReferen
 
 
 def run_suite(table: Table, settings: Settings, params: dict[str, Any]) -> Any:
-    """The generated suite without the checks whose reference data this run lacks."""
-    kept = [
-        expectation
-        for expectation in build_suite(table, settings).expectations
-        if all(name in params for name in CHECK_NEEDS_PARAMETERS.get(expectation_check(expectation)[0], ()))
-    ]
-    return suite_of(table, kept)
+    """The generated suite without the checks whose reference data this run lacks.
+
+    Each variant has its own name (``silver.anpr_reads.without_volume``), so runs with and
+    without reference data do not keep rewriting one stored suite under each other.
+    """
+    kept, skipped = [], []
+    for expectation in build_suite(table, settings).expectations:
+        check = expectation_check(expectation)[0]
+        if all(name in params for name in CHECK_NEEDS_PARAMETERS.get(check, ())):
+            kept.append(expectation)
+        elif check not in skipped:
+            skipped.append(check)
+    variant = f".without_{'_and_'.join(skipped)}" if skipped else ""
+    return suite_of(table, kept, name=suite_name(table) + variant)
 
 
 def _batch_definition(context: Any, table: Table) -> Any:
@@ -236,6 +243,16 @@ def _saved_checkpoint(context: Any, table: Table, suite: Any, build_docs: bool) 
     return checkpoint
 
 
+def _run_checkpoint(
+    context: Any, table: Table, suite: Any, build_docs: bool, df: DataFrame, params: dict[str, Any], run_name: str
+) -> Any:
+    return _saved_checkpoint(context, table, suite, build_docs).run(
+        batch_parameters={"dataframe": df},
+        expectation_parameters=params,
+        run_id=RunIdentifier(run_name=run_name, run_time=datetime.now(UTC)),
+    )
+
+
 def _check_result(result: Any) -> CheckResult:
     config = result.expectation_config
     check, severity = expectation_check(config)
@@ -300,18 +317,19 @@ def validate_batch(
         log.info("quality %s: no reference data for %s; those checks are not run", table.qualified_name, skipped)
 
     context = get_gx_context(settings)
-    checkpoint = _saved_checkpoint(context, table, suite, build_docs)
+    # GX files results under the run name: no path separators in it.
+    run_name = re.sub(r"[/\\]", "_", run_id)
 
     cached_here = not df.is_cached
     if cached_here:
         df = df.cache()
     try:
-        outcome = checkpoint.run(
-            batch_parameters={"dataframe": df},
-            expectation_parameters=params,
-            # GX files results under the run name: no path separators in it.
-            run_id=RunIdentifier(run_name=re.sub(r"[/\\]", "_", run_id), run_time=datetime.now(UTC)),
-        )
+        try:
+            outcome = _run_checkpoint(context, table, suite, build_docs, df, params, run_name)
+        except gx_exceptions.ResourceFreshnessAggregateError:
+            # Another process (other settings) rewrote the stored suite: store ours again, retry once.
+            _checkpoints.clear()
+            outcome = _run_checkpoint(context, table, suite, build_docs, df, params, run_name)
         suite_result = next(iter(outcome.run_results.values()))
         results = list(suite_result.results)
         row_count = _row_count(results, df)

@@ -220,14 +220,15 @@ def test_history_is_pruned_and_docs_rebuilt(spark, settings: Settings) -> None: 
     pages = list((settings.data_docs_dir / "validations").rglob("*.html"))
     assert len(pages) == 1 and "old" in pages[0].parts
     assert report.data_docs_index is not None
-    assert "validations/silver/anpr_reads/old/" in report.data_docs_index.read_text()  # linked from the index
+    page_link = pages[0].relative_to(settings.data_docs_dir).as_posix()
+    assert page_link in report.data_docs_index.read_text()  # linked from the index
     assert prune_quality_history(settings, keep_days=30) == 0
 
     later = datetime.now(UTC) + timedelta(days=31)
     assert prune_quality_history(settings, keep_days=30, now=later) == 1
     assert not pages[0].exists()
     assert not list((settings.home_abs / "gx" / "uncommitted" / "validations").rglob("*.json"))
-    assert "validations/silver/anpr_reads/old/" not in report.data_docs_index.read_text()
+    assert page_link not in report.data_docs_index.read_text()
     assert build_data_docs(settings) == report.data_docs_index
 
 
@@ -240,3 +241,17 @@ def test_empty_micro_batch_is_valid_but_warns_on_volume(spark, module_settings: 
     )
     assert report.success and report.row_count == 0
     assert by_check(report.warnings) == {("volume", None): 0}
+
+
+def test_suite_rewritten_under_a_cached_checkpoint_is_recovered(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Two configurations sharing one DAS_HOME rewrite the stored suite under each other."""
+    london = Settings(home=tmp_path / "shared")
+    everywhere = Settings(home=tmp_path / "shared", region_bbox=(-180.0, -90.0, 180.0, 90.0))
+    batch = anpr_batch(spark, [anpr_read(1), anpr_read(2, longitude=2.35, latitude=48.85)])  # one read in Paris
+    reference = QualityReference(now=NOW)
+    runs = [
+        validate_batch(batch, SILVER_ANPR_READS, cfg, run_id=f"r{i}", reference=reference, build_docs=False)
+        for i, cfg in enumerate((london, everywhere, london))
+    ]
+    assert [r.success for r in runs] == [False, True, False]
+    assert by_check(runs[2].failures) == {("region_bbox", "longitude"): 1, ("region_bbox", "latitude"): 1}
