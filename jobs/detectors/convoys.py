@@ -6,8 +6,10 @@ exploded to bucket-1, bucket, bucket+1), keeping pairs within ``delta_t_s``, pla
 a very busy window (more than ``max_plates_per_camera_window`` reads at the camera within
 ``delta_t_s``; reads approximate plates) take no part in pairing: there a co-read means nothing.
 
-Co-reads of a pair are split into occasions (a gap over ``occasion_gap_s`` starts a new one); a pair
-needs >= ``min_cameras`` distinct cameras and >= ``min_occasions`` occasions.
+Plates seen at fewer than ``min_cameras`` cameras are dropped before pairing (window volumes are
+counted over all reads first). Co-reads of a pair are split into occasions (a gap over
+``occasion_gap_s`` starts a new one); a pair needs >= ``min_cameras`` distinct cameras and
+>= ``min_occasions`` occasions.
 
 Chance: for each plate p and hour h, S_p(h) = sum over p's reads in h of the number of other reads at
 the same camera within ``delta_t_s`` (the read's window volume), divided by N_h, the network's reads
@@ -62,7 +64,16 @@ def detect_convoys(inputs: DetectorInputs, params: ConvoyParams, now: datetime) 
         .withColumn("window_volume", F.count("*").over(around) - 1)
     )
 
-    co = _co_reads(reads, params).withColumn("event_micros", F.least("micros_1", "micros_2"))
+    # Only plates seen at >= min_cameras cameras can be in a convoy: most plates drop out before pairing.
+    travelled = (
+        reads.groupBy("plate")
+        .agg(F.countDistinct("camera_id").alias("n_cameras"))
+        .where(F.col("n_cameras") >= params.min_cameras)
+        .select("plate")
+    )
+    co = _co_reads(reads.join(travelled, "plate", "left_semi"), params).withColumn(
+        "event_micros", F.least("micros_1", "micros_2")
+    )
     in_pair_order = Window.partitionBy("plate_1", "plate_2").orderBy("event_micros", "read_id_1", "read_id_2")
     gap_micros = int(params.occasion_gap_s * 1_000_000)
     previous = F.lag("event_micros").over(in_pair_order)
