@@ -37,3 +37,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
     reset_settings_cache()
     yield Settings(home=tmp_path / "home")
     reset_settings_cache()
+
+
+# Real PostGIS fixtures (pg_settings, pg_conn) shared by integration and e2e tests.
+from tests.postgres_fixtures import pg_conn, pg_settings  # noqa: E402,F401

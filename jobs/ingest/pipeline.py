@@ -496,7 +496,12 @@ def _audit(
     if table is SILVER_ANPR_READS:
         reference.known_camera_ids = lake.read(SILVER_CAMERAS).select("camera_id").distinct()
         reference.baseline_rows_per_day = _baseline_rows(lake, settings, "anpr", now)
-    report = validate_batch(staged.read(spark), table, settings, run_id=run_id, reference=reference)
+    batch = staged.read(spark)
+    if reference.baseline_rows_per_day is not None:
+        # Volume is judged against the baseline scaled to the span of time this batch covers.
+        span = batch.agg((F.max("read_at").cast("long") - F.min("read_at").cast("long")).alias("s")).collect()[0]["s"]
+        reference.batch_span_days = max(float(span or 0), settings.anpr_schedule_minutes * 60.0) / 86400.0
+    report = validate_batch(batch, table, settings, run_id=run_id, reference=reference)
     result.quality_reports.append(report)
     if report.data_docs_index:
         result.data_docs.append(str(report.data_docs_index))
