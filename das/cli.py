@@ -201,19 +201,38 @@ def simulate(
     days: Annotated[int, typer.Option(help="days of ANPR reads")] = 1,
     crime_days: Annotated[int, typer.Option(help="days of crimes")] = 35,
     cameras_file: Annotated[Path | None, typer.Option(help="cameras file (default: bundled TfL JamCams)")] = None,
+    cameras: Annotated[int | None, typer.Option(help="use this many cameras (default: all available)")] = None,
+    small: Annotated[bool, typer.Option("--small", help="the CI-sized scenario (50k reads, 300 cameras)")] = False,
+    overwrite: Annotated[bool, typer.Option(help="replace an earlier simulation in --out")] = False,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
     """Write landing files (cameras, crimes, anpr, hotlist) with planted patterns, plus truth.json."""
-    from das.simulator import SimulationParams, run_simulation
+    from das.simulator import SimulationParams, default_small_scenario, run_simulation
 
     try:
-        params = SimulationParams.from_cli(
-            seed=seed, reads=reads, days_of_reads=days, crime_days=crime_days, cameras_file=cameras_file
-        )
-        result = run_simulation(params, out, progress=progress)
+        if small:
+            params = default_small_scenario(seed=_int_seed(seed))
+        else:
+            params = SimulationParams(
+                seed=seed,  # type: ignore[arg-type]  # validated by SimulationParams with a clear error
+                reads=reads,
+                days_of_reads=days,
+                crime_days=crime_days,
+                cameras_file=cameras_file,
+                cameras=cameras,
+            )
+        result = run_simulation(params, out, progress=progress, overwrite=overwrite)
     except DasError as exc:
         _fail(exc)
-    typer.echo(str(result))
+    typer.echo(result.summary())
+
+
+def _int_seed(seed: str) -> int:
+    try:
+        return int(seed)
+    except ValueError:
+        _fail(DasError(f"--seed {seed!r} is not an integer"))
+        raise
 
 
 @app.command("eval")

@@ -1,0 +1,107 @@
+"""The detectors' regression guard: simulate -> the whole pipeline -> eval, with a precision/recall floor.
+
+Runs the CI-sized scenario through the real pipeline (landing files, ingest, Great Expectations, Delta, PostGIS,
+Spark detectors) and asserts per-type precision >= 0.9 and recall >= 0.9 against the planted ground truth.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from das.cli import FLAG_FIELDS
+from das.config import Settings
+from das.evaluation import evaluate
+from das.local_postgres import connect
+from das.simulator import default_small_scenario, run_simulation
+from jobs.tasks import run_landing
+
+pytestmark = pytest.mark.e2e
+
+FLOOR = 0.9
+
+
+@pytest.fixture(scope="module")
+def pipeline(pg_settings: Settings, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    landing = tmp_path_factory.mktemp("sim_landing")
+    lake = tmp_path_factory.mktemp("sim_lake")
+    settings = pg_settings.model_copy(update={"lake_root": str(lake)})
+    result = run_simulation(default_small_scenario(seed=42), landing, progress=False)
+    summary = run_landing(landing, settings=settings)
+    return settings, landing, result.truth, summary
+
+
+def _flags_json(settings: Settings) -> list[dict]:  # type: ignore[type-arg]
+    env = {
+        **os.environ,
+        "DAS_HOME": str(settings.home_abs),
+        "DAS_LAKE_ROOT": settings.lake,
+        "DAS_PG_PORT": str(settings.pg_port),
+    }
+    das = str(Path(sys.executable).with_name("das"))
+    done = subprocess.run([das, "flags", "--json"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def test_every_flag_type_meets_the_quality_floor(pipeline) -> None:  # type: ignore[no-untyped-def]
+    settings, _, truth, _ = pipeline
+    report = evaluate(_flags_json(settings), truth)
+    print(report.format_table())
+    failures = report.failures(FLOOR, FLOOR)
+    assert not failures, "\n".join(failures)
+    assert set(truth["flags"]) == {
+        "hotlist_hit",
+        "cloned_plate",
+        "convoy",
+        "vehicle_near_crimes",
+        "near_repeat",
+        "emerging_hotspot",
+        "camera_silent",
+    }
+
+
+def test_flags_json_follows_the_contract(pipeline) -> None:  # type: ignore[no-untyped-def]
+    flags = _flags_json(pipeline[0])
+    assert flags
+    for flag in flags:
+        assert tuple(flag) == FLAG_FIELDS
+        assert 0.0 <= flag["score"] <= 1.0
+        assert isinstance(flag["related"], list) and flag["evidence"], flag["flag_id"]
+        assert flag["window_start"] <= flag["window_end"]
+        for piece in flag["evidence"]:
+            assert piece["kind"] in ("read", "crime", "camera", "cell")
+
+
+def test_reconciliation_and_postgis_flags_with_evidence(pipeline) -> None:  # type: ignore[no-untyped-def]
+    settings, _, _, summary = pipeline
+    for source, s in summary.ingests.items():
+        assert s["rows_landed"] == s["rows_published"] + s["rows_quarantined"] + s["rows_duplicate"], source
+    with connect(settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT flag_type, count(*) FROM das.flags GROUP BY 1")
+        in_postgis = dict(cur.fetchall())
+        cur.execute(
+            "SELECT count(*) FROM das.flags f WHERE NOT EXISTS "
+            "(SELECT 1 FROM das.flag_evidence e WHERE e.flag_id = f.flag_id)"
+        )
+        assert cur.fetchone()[0] == 0  # every flag shows its evidence
+        cur.execute("SELECT count(*) FROM das.anpr_reads")
+        assert cur.fetchone()[0] == summary.table_rows["silver/anpr_reads"]
+    assert set(in_postgis) == set(summary.flags["flags_by_type"]) - {
+        t for t, n in summary.flags["flags_by_type"].items() if n == 0
+    }
+
+
+def test_rerunning_the_landing_changes_nothing(pipeline) -> None:  # type: ignore[no-untyped-def]
+    settings, landing, _, first = pipeline
+    before = {f["flag_id"] for f in _flags_json(settings)}
+    again = run_landing(landing, settings=settings)
+    assert again.table_rows == first.table_rows
+    for s in again.ingests.values():
+        assert s["rows_published"] == 0 and s["files_skipped"] == s["files"]
+    assert {f["flag_id"] for f in _flags_json(settings)} == before
