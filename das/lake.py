@@ -126,7 +126,15 @@ class _LakeBase:
         if missing:
             raise LakeError(f"cannot write {table.qualified_name}: DataFrame lacks declared columns {missing}")
         schema = table.spark_schema()
-        return df.select(*[df[f.name].cast(f.dataType).alias(f.name) for f in schema.fields])
+        actual = {f.name: f.dataType for f in df.schema.fields}
+
+        def conformed(name: str, wanted: T.DataType):  # type: ignore[no-untyped-def]
+            # Same type but for element/field nullability: Spark (ANSI) refuses such casts, and none is needed.
+            if actual[name].simpleString() == wanted.simpleString():
+                return df[name].alias(name)
+            return df[name].cast(wanted).alias(name)
+
+        return df.select(*[conformed(f.name, f.dataType) for f in schema.fields])
 
     def append(self, table: Table, df: DataFrame) -> int:
         return self.commit(self.stage(table, df), "append")  # type: ignore[attr-defined]
