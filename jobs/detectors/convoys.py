@@ -91,6 +91,9 @@ def detect_convoys(inputs: DetectorInputs, params: ConvoyParams, now: datetime) 
             F.max("occasion").alias("n_occasions"),
         )
         .where((F.col("n_cameras") >= params.min_cameras) & (F.col("n_occasions") >= params.min_occasions))
+        # Candidates are few next to reads, and are used several times below: materialise them once
+        # (in executor memory, no IO) rather than recomputing the co-read self-join for every use.
+        .localCheckpoint()
     )
 
     network_hour = reads.groupBy("hour").agg(F.count("*").alias("network_reads"))
@@ -114,6 +117,7 @@ def detect_convoys(inputs: DetectorInputs, params: ConvoyParams, now: datetime) 
         .where(F.col("expected") > 0)
         .withColumn("lift", F.col("observed") / F.col("expected"))
         .where(F.col("lift") >= params.min_lift)
+        .localCheckpoint()
     )
     # A pair (q, r) whose plates both travel with a smaller plate p is part of p's group already.
     a, b = flagged.alias("a"), flagged.alias("b")

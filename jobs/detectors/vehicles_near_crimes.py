@@ -75,7 +75,7 @@ def detect_vehicles_near_crimes(inputs: DetectorInputs, params: VehicleNearCrime
         "crime_type",
         "occurred_from",
         "occurred_to",
-        "camera_id",
+        F.col("camera_id").alias("near_camera_id"),
         *[F.col(c).alias(f"crime_{c}") for c in ("easting", "northing", "longitude", "latitude", "location")],
     )
     margin = F.expr(f"make_dt_interval(0, 0, 0, {params.window_min * 60.0})")
@@ -88,11 +88,12 @@ def detect_vehicles_near_crimes(inputs: DetectorInputs, params: VehicleNearCrime
     matches = (
         reads.join(
             F.broadcast(crime_cameras),
-            (reads["camera_id"] == crime_cameras["camera_id"])
-            & (reads["read_at"] >= crime_cameras["occurred_from"] - margin)
-            & (reads["read_at"] <= crime_cameras["occurred_to"] + margin),
+            # Column names are unique across the two sides: no reliance on DataFrame-bound references.
+            (F.col("camera_id") == F.col("near_camera_id"))
+            & (F.col("read_at") >= F.col("occurred_from") - margin)
+            & (F.col("read_at") <= F.col("occurred_to") + margin),
         )
-        .drop(crime_cameras["camera_id"])
+        .drop("near_camera_id")
         .withColumn("distance_m", read_distance)
         .where(F.col("distance_m") <= params.radius_m)
     )
