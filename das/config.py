@@ -81,9 +81,7 @@ class CameraSilentParams(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="DAS_", env_file=".env", env_nested_delimiter="__", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="DAS_", env_file=".env", env_nested_delimiter="__", extra="ignore")
 
     home: Path = Path(".das")
     landing_dir: Path | None = None

@@ -382,8 +382,12 @@ def publish_reads_day(settings: Settings, reads: pa.Table | pd.DataFrame, day: d
     start, end = _utc_midnight(day), _utc_midnight(day + timedelta(days=1))
     if arrow.num_rows:
         read_at = arrow.column("read_at")
-        outside = pc.sum(pc.or_(pc.less(read_at, pa.scalar(start, read_at.type)),
-                                pc.greater_equal(read_at, pa.scalar(end, read_at.type)))).as_py()
+        outside = pc.sum(
+            pc.or_(
+                pc.less(read_at, pa.scalar(start, read_at.type)),
+                pc.greater_equal(read_at, pa.scalar(end, read_at.type)),
+            )
+        ).as_py()
         if outside:
             raise ValueError(
                 f"{outside} of {arrow.num_rows} reads fall outside {day.isoformat()} (UTC): publish each "
@@ -395,9 +399,7 @@ def publish_reads_day(settings: Settings, reads: pa.Table | pd.DataFrame, day: d
     part_column = _quote_ident(table.postgis_partition_by_day or "")
     with _transaction(settings) as conn, conn.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {_qualified(loading)}")
-        cur.execute(
-            f"CREATE TABLE {_qualified(loading)} (LIKE {parent} INCLUDING DEFAULTS INCLUDING GENERATED)"
-        )
+        cur.execute(f"CREATE TABLE {_qualified(loading)} (LIKE {parent} INCLUDING DEFAULTS INCLUDING GENERATED)")
         # A CHECK matching the partition bound lets ATTACH skip its validation scan.
         cur.execute(
             f"ALTER TABLE {_qualified(loading)} ADD CONSTRAINT {_quote_ident(loading + '_bound')} "
@@ -416,7 +418,7 @@ def publish_reads_day(settings: Settings, reads: pa.Table | pd.DataFrame, day: d
         cur.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = %s", (SCHEMA, name))
         for (index,) in cur.fetchall():
             if index.startswith(loading):
-                renamed = name + index[len(loading):]
+                renamed = name + index[len(loading) :]
                 cur.execute(f"ALTER INDEX {_qualified(index)} RENAME TO {_quote_ident(renamed)}")
         return copied
 
@@ -474,7 +476,8 @@ def publish_flags(settings: Settings, flags: pa.Table | pd.DataFrame) -> dict[st
     if "evidence" not in raw.column_names:
         raise ValueError("flags to publish need their evidence column (it fills das.flag_evidence)")
     raw = raw.set_column(
-        raw.column_names.index("evidence"), "evidence",
+        raw.column_names.index("evidence"),
+        "evidence",
         raw.column("evidence").cast(GOLD_FLAGS.column("evidence").arrow_type()),
     )
     arrow = to_arrow(GOLD_FLAGS, raw)
@@ -520,8 +523,7 @@ def boundary_rows(source: BoundarySource) -> pa.Table:
         multi = shapely.set_srid(MultiPolygon(parts), geom_column.srid)
         geoms.append(shapely.to_wkb(multi, hex=True, include_srid=True))
     columns = {
-        column: [feature["properties"].get(prop) for feature in features]
-        for column, prop in source.properties.items()
+        column: [feature["properties"].get(prop) for feature in features] for column, prop in source.properties.items()
     }
     arrow = to_arrow(source.table, pa.table(columns))
     return arrow.append_column(geom_column.name, pa.array(geoms, pa.string()))

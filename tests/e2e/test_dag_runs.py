@@ -27,8 +27,13 @@ def airflow_env(pg_settings: Settings, tmp_path_factory: pytest.TempPathFactory)
     landing = tmp_path_factory.mktemp("e2e_landing")
     home = Path(tmp_path_factory.mktemp("e2e_home"))
     settings = pg_settings.model_copy(update={"home": home, "landing_dir": landing})
-    env = {**os.environ, **airflow_environment(settings), "DAS_LANDING_DIR": str(landing),
-           "DAS_SPARK_DRIVER_MEMORY": "2g", "DAS_SPARK_SHUFFLE_PARTITIONS": "2"}
+    env = {
+        **os.environ,
+        **airflow_environment(settings),
+        "DAS_LANDING_DIR": str(landing),
+        "DAS_SPARK_DRIVER_MEMORY": "2g",
+        "DAS_SPARK_SHUFFLE_PARTITIONS": "2",
+    }
     airflow = str(Path(sys.executable).with_name("airflow"))
     migrated = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=600)
     assert migrated.returncode == 0, migrated.stderr[-3000:]
@@ -55,8 +60,9 @@ def _dag_test(env: dict[str, str], dag_id: str) -> str:
     return done.stdout
 
 
-def test_ingest_cameras_dag_builds_postgis_cameras_from_real_jamcams(airflow_env: dict[str, str],
-                                                                      pg_settings: Settings) -> None:
+def test_ingest_cameras_dag_builds_postgis_cameras_from_real_jamcams(
+    airflow_env: dict[str, str], pg_settings: Settings
+) -> None:
     landing = Path(airflow_env["DAS_LANDING_DIR"]) / "cameras"
     landing.mkdir(parents=True, exist_ok=True)
     shutil.copy(SAMPLES_DIR / "tfl_jamcams_2024-04.geojson", landing)
