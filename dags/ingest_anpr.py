@@ -1,7 +1,9 @@
 """
 # ingest_anpr
 
-Micro-batch ingest of ANPR plate reads (CSV or JSONL) from `<landing>/anpr/` every 5 minutes: normalise plates, UTC times, locate each read at its camera's position at read time, dedupe by read_id, validate (Great Expectations) before publish, then replace the touched day partitions of `das.anpr_reads`.
+Micro-batch ingest of ANPR plate reads (CSV or JSONL) from `<landing>/anpr/` every 5 minutes: normalise
+plates, UTC times, locate each read at its camera's position at read time, dedupe by read_id, validate (Great
+Expectations) before publish, then replace the touched day partitions of `das.anpr_reads`.
 
 Every landed row is published, quarantined with a reason (`quarantine/rejected_rows`), or counted as a
 duplicate; `ingest_runs` records the reconciliation per file. Re-runs and backfills are no-ops for files

@@ -1,7 +1,9 @@
 """
 # ingest_cameras
 
-Ingest camera metadata (TfL JamCam GeoJSON, generic camera CSV, or any CSV/GeoJSON with a *.mapping.yaml) from `<landing>/cameras/` into bronze and silver Delta, keeping camera history (SCD type 2), then publish `das.cameras` to PostGIS. Hourly.
+Ingest camera metadata (TfL JamCam GeoJSON, generic camera CSV, or any CSV/GeoJSON with a *.mapping.yaml) from
+`<landing>/cameras/` into bronze and silver Delta, keeping camera history (SCD type 2), then publish
+`das.cameras` to PostGIS. Hourly.
 
 Every landed row is published, quarantined with a reason (`quarantine/rejected_rows`), or counted as a
 duplicate; `ingest_runs` records the reconciliation per file. Re-runs and backfills are no-ops for files

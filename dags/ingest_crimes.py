@@ -1,7 +1,9 @@
 """
 # ingest_crimes
 
-Ingest crime records (data.police.uk street CSV, police.uk API JSON, generic incident CSV, or mapped CSV) from `<landing>/crimes/` into bronze and silver Delta, with occurrence windows and location precision, then publish `das.crimes`. Daily.
+Ingest crime records (data.police.uk street CSV, police.uk API JSON, generic incident CSV, or mapped CSV) from
+`<landing>/crimes/` into bronze and silver Delta, with occurrence windows and location precision, then publish
+`das.crimes`. Daily.
 
 Every landed row is published, quarantined with a reason (`quarantine/rejected_rows`), or counted as a
 duplicate; `ingest_runs` records the reconciliation per file. Re-runs and backfills are no-ops for files

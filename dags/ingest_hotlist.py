@@ -1,7 +1,8 @@
 """
 # ingest_hotlist
 
-Ingest vehicle-of-interest hotlists from `<landing>/hotlist/` into silver Delta and publish `das.hotlist`. Every 15 minutes; new entries trigger retro-hit checks through the silver Asset.
+Ingest vehicle-of-interest hotlists from `<landing>/hotlist/` into silver Delta and publish `das.hotlist`.
+Every 15 minutes; new entries trigger retro-hit checks through the silver Asset.
 
 Every landed row is published, quarantined with a reason (`quarantine/rejected_rows`), or counted as a
 duplicate; `ingest_runs` records the reconciliation per file. Re-runs and backfills are no-ops for files

@@ -78,7 +78,7 @@ def build_ingest_dag(source: str, doc_md: str) -> DAG:
 
             return tasks.publish(source, summary)
 
-        publish_to_postgis(ingest_to_silver())
+        publish_to_postgis(ingest_to_silver())  # type: ignore[arg-type]  # TaskFlow passes the XCom
 
     return ingest_dag()
 

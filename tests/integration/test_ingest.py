@@ -84,7 +84,7 @@ def _read(
 
 
 def test_jamcam_geojson_skeleton_counts(env) -> None:  # type: ignore[no-untyped-def]
-    spark, lake, settings, home = env
+    _spark, lake, _settings, home = env
     folder = home / "landing" / "jamcam" / "cameras"
     folder.mkdir(parents=True)
     shutil.copy(SAMPLES_DIR / "tfl_jamcams_2024-04.geojson", folder)
