@@ -28,7 +28,7 @@ from das.local_postgres import (
     status,
     up,
 )
-from tests.integration.conftest import free_port, make_pg_home, start_or_give_up
+from tests.postgres_fixtures import free_port, make_pg_home, start_or_give_up
 
 pytestmark = pytest.mark.integration
 
