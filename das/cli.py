@@ -277,6 +277,21 @@ def bench_scenario(
         _fail(exc)
 
 
+@bench_app.command("stream")
+def bench_stream(
+    files: Annotated[int, typer.Option(help="ANPR files to land one by one, each with a hotlisted read")] = 20,
+    trigger_seconds: Annotated[float, typer.Option(help="the stream's trigger interval")] = 1.0,
+    out: Annotated[Path | None, typer.Option(help="write the markdown result here")] = None,
+) -> None:
+    """Streaming hotlist latency: file landed -> flag row in PostGIS, p50/p95/max (no DuckDB reference)."""
+    from jobs.bench_streaming import bench_stream_latency
+
+    try:
+        typer.echo(bench_stream_latency(files, out, trigger_seconds=trigger_seconds))
+    except (DasError, ValueError) as exc:
+        _fail(exc)
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def airflow(ctx: typer.Context) -> None:
     """Run the Airflow CLI against the local setup, e.g. `das airflow standalone` or `das airflow dags list`."""
@@ -300,6 +315,35 @@ def demo() -> None:
     shutil.copy(SAMPLES_DIR / "met_street_2023-01_sample.csv", landing / "crimes")
     run(landing=landing, as_json=False)
     typer.echo("Query it: psql -h 127.0.0.1 -p $DAS_PG_PORT -U das das -c 'select count(*) from das.cameras'")
+
+
+@app.command("stream-hotlist")
+def stream_hotlist(
+    landing: Annotated[
+        Path | None, typer.Option("--landing", help="landing folder; its anpr/ is watched (default DAS_LANDING_DIR)")
+    ] = None,
+    trigger_seconds: Annotated[float, typer.Option("--trigger-seconds", help="micro-batch trigger interval")] = 1.0,
+) -> None:
+    """Raise hotlist hits from newly landed ANPR files into PostGIS within seconds; runs until Ctrl-C."""
+    from das import local_postgres, postgis
+    from jobs import tasks
+    from jobs.streaming import start_hotlist_stream
+
+    settings = get_settings()
+    try:
+        local_postgres.up(settings)
+        postgis.migrate(settings)
+        rt = tasks.runtime(settings)
+        query = start_hotlist_stream(rt.spark, rt.lake, settings, landing=landing, trigger_seconds=trigger_seconds)
+    except DasError as exc:
+        _fail(exc)
+    typer.echo(f"watching {(landing or settings.landing) / 'anpr'} every {trigger_seconds:g} s; Ctrl-C stops")
+    try:
+        query.awaitTermination()
+    except KeyboardInterrupt:
+        typer.echo("stopping the hotlist stream")
+    finally:
+        query.stop()
 
 
 def main() -> None:
