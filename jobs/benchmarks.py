@@ -197,7 +197,7 @@ def bench_scenario(reads: int, out: Path | None = None) -> str:
         landing = work / "landing"
         settings = _bench_settings(work)
         end_to_end = time.perf_counter()
-        _simulate(reads, landing, results)
+        truth = _simulate(reads, landing, results)
         from das import local_postgres, postgis
 
         local_postgres.up(settings)
@@ -233,6 +233,7 @@ def bench_scenario(reads: int, out: Path | None = None) -> str:
             m.rows = sum(v for k, v in published.items() if k != "ingest_runs")
         inputs = tasks._detector_inputs(rt)
         now = datetime.now(timezone.utc)
+        flags: list[dict[str, Any]] = []
         for name in (
             "hotlist_hit",
             "cloned_plate",
@@ -244,8 +245,10 @@ def bench_scenario(reads: int, out: Path | None = None) -> str:
         ):
             with measured(f"detector {name}", results) as m:
                 frame = run_detectors(inputs, settings, now, only=[name])[name]
-                m.rows = frame.count()
+                found = frame.select("flag_type", "subject", "related").collect()
+                m.rows = len(found)
                 m.note = "rows = flags"
+            flags.extend(r.asDict() for r in found)
         cloned = next(r for r in results if r.stage == "detector cloned_plate")
         vnc = next(r for r in results if r.stage == "detector vehicle_near_crimes")
         con = duckdb.connect()
@@ -260,11 +263,15 @@ def bench_scenario(reads: int, out: Path | None = None) -> str:
                 reads,
             )
         )
+        from das.evaluation import evaluate
+
+        quality = evaluate(flags, truth).format_table()
         report = to_markdown(
             f"Scenario, {reads:,} ANPR reads in a day + 30 days of crimes",
             f"das bench scenario --reads {reads}",
             results,
         )
+        report += f"\nDetection quality on this scenario (das eval against truth.json):\n\n```\n{quality}\n```\n"
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if out:

@@ -142,7 +142,7 @@ def _missing(df: DataFrame, fields: Sequence[str]) -> list[tuple[Column, str, Co
     return [(_text(f, df).isNull(), "missing_required_field", f"required field {f!r} is empty") for f in fields]
 
 
-def _timestamp(value: Column) -> Column:
+def parse_timestamp(value: Column) -> Column:
     """ISO 8601 -> UTC timestamp; null when unparseable (ANSI mode would otherwise raise)."""
     cleaned = F.regexp_replace(value, r"(?i)z$", "+00:00")
     return F.coalesce(F.try_to_timestamp(cleaned), F.try_to_timestamp(value))
@@ -199,7 +199,7 @@ def conform_anpr(
     raw: DataFrame, cameras: DataFrame, *, now: datetime, clock_skew_s: int, retention_days: int
 ) -> DataFrame:
     """Raw ANPR reads -> silver reads located at the camera's position at read time."""
-    read_at = _timestamp(_text("read_at", raw))
+    read_at = parse_timestamp(_text("read_at", raw))
     confidence_text = _text("confidence", raw)
     df = raw.select(
         "*",
@@ -329,7 +329,7 @@ def conform_cameras(
         id_check = _missing(df, ["camera_id"])
     lon, lat, problem, coord_checks = _located(df, bbox)
     numeric = {n: _double(df, n) for n in ("bearing_deg", "fov_deg", "range_m")}
-    installed, removed = _timestamp(_text("installed_at", df)), _timestamp(_text("removed_at", df))
+    installed, removed = parse_timestamp(_text("installed_at", df)), parse_timestamp(_text("removed_at", df))
     checks = [
         *id_check,
         *coord_checks,
@@ -450,7 +450,7 @@ def conform_crimes(
     if fmt.name == "incident_csv":
         start_text = F.coalesce(_text("occurred_from", df), _text("occurred_at", df))
         end_text = F.coalesce(_text("occurred_to", df), _text("occurred_at", df), start_text)
-        occurred_from, occurred_to = _timestamp(start_text), _timestamp(end_text)
+        occurred_from, occurred_to = parse_timestamp(start_text), parse_timestamp(end_text)
         precision = F.lit("exact")
         time_checks: list[tuple[Column, str, Column | str]] = [
             (start_text.isNull(), "missing_required_field", "required field 'occurred_from' is empty"),
@@ -519,7 +519,7 @@ def conform_crimes(
 
 def conform_hotlist(raw: DataFrame) -> DataFrame:
     valid_from_text, valid_to_text = _text("valid_from", raw), _text("valid_to", raw)
-    valid_from, valid_to = _timestamp(valid_from_text), _timestamp(valid_to_text)
+    valid_from, valid_to = parse_timestamp(valid_from_text), parse_timestamp(valid_to_text)
     priority = F.lower(F.coalesce(_text("priority", raw), F.lit("medium")))
     plate_raw = _text("plate", raw)
     plate = normalise_plate(plate_raw)

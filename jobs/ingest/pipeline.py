@@ -391,7 +391,7 @@ def _classify(
     ranked = conformed.withColumn(
         "_rank", F.when(ok, F.row_number().over(Window.partitionBy(key, ok).orderBy("source_checksum", "row_number")))
     )
-    existing = _existing_keys(spark, lake, source, ranked, key)
+    existing = _existing_keys(spark, lake, source, ranked if source == "cameras" else raw, key)
     flagged = ranked.join(existing, key, "left")
     status = (
         F.when(~ok, "quarantined").when((F.col("_rank") > 1) | F.col("_exists"), "duplicate").otherwise("published")
@@ -403,9 +403,9 @@ def _existing_keys(spark: SparkSession, lake: Lake, source: str, batch: DataFram
     """Keys already in silver (for reads, only the dates this batch touches), marked _exists."""
     silver = SILVER[source]
     if source == "anpr":
-        dates = [
-            r["read_date"] for r in batch.where(F.col("read_date").isNotNull()).select("read_date").distinct().collect()
-        ]
+        # Only the dates the batch touches; read from the one raw column, not the conformed frame (a cheap scan).
+        read_date = F.to_date(C.parse_timestamp(F.col(C.RAW_PREFIX + "read_at")))
+        dates = [r[0] for r in batch.select(read_date).where(read_date.isNotNull()).distinct().collect()]
         if not dates:
             return spark.createDataFrame([], f"{key} string, _exists boolean")
         existing = lake.read(silver, partitions=[("read_date", "in", dates)]).select(key)

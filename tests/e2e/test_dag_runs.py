@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,7 @@ def airflow_env(pg_settings: Settings, tmp_path_factory: pytest.TempPathFactory)
     return env
 
 
-def _dag_test(env: dict[str, str], dag_id: str) -> str:
+def _dag_test(env: dict[str, str], *dag_ids: str) -> str:
     # A script file, not ``python -c``: pyspark.sql.connect exits when __main__ has no file (doctest guard).
     script = textwrap.dedent(
         f"""
@@ -49,11 +50,12 @@ def _dag_test(env: dict[str, str], dag_id: str) -> str:
         postgis.migrate(get_settings())
         from airflow.dag_processing.dagbag import DagBag
         bag = DagBag(dag_folder={env["AIRFLOW__CORE__DAGS_FOLDER"]!r})
-        run = bag.dags[{dag_id!r}].test()
-        print("STATE", run.state)
+        for dag_id in {list(dag_ids)!r}:
+            run = bag.dags[dag_id].test()
+            print("STATE", dag_id, run.state)
         """
     )
-    script_file = Path(env["DAS_HOME"]) / f"dag_test_{dag_id}.py"
+    script_file = Path(env["DAS_HOME"]) / f"dag_test_{'_'.join(dag_ids)}.py"
     script_file.write_text(script)
     done = subprocess.run([sys.executable, str(script_file)], env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-4000:])
@@ -67,7 +69,7 @@ def test_ingest_cameras_dag_builds_postgis_cameras_from_real_jamcams(
     landing.mkdir(parents=True, exist_ok=True)
     shutil.copy(SAMPLES_DIR / "tfl_jamcams_2024-04.geojson", landing)
     out = _dag_test(airflow_env, "ingest_cameras")
-    assert "STATE success" in out, out[-2000:]
+    assert "STATE ingest_cameras success" in out, out[-2000:]
     with connect(pg_settings) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*), count(*) FILTER (WHERE available) FROM das.cameras WHERE is_current")
         assert cur.fetchone() == (900, 739)
@@ -79,7 +81,45 @@ def test_ingest_cameras_dag_builds_postgis_cameras_from_real_jamcams(
         cur.execute("SELECT count(*) FROM das.ingest_runs WHERE source = 'cameras' AND rows_landed = 900")
         assert cur.fetchone()[0] >= 1
     # Re-running the DAG is a no-op: the file is recognised by its checksum.
-    assert "STATE success" in _dag_test(airflow_env, "ingest_cameras")
+    assert "STATE ingest_cameras success" in _dag_test(airflow_env, "ingest_cameras")
     with connect(pg_settings) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM das.cameras")
         assert cur.fetchone()[0] == 900
+
+
+def test_anpr_hotlist_and_build_flags_dags_produce_flags_with_evidence(
+    airflow_env: dict[str, str], pg_settings: Settings
+) -> None:
+    """Reads of a hotlisted plate at two real JamCam sites flow through three DAGs into a flag with evidence."""
+    landing = Path(airflow_env["DAS_LANDING_DIR"])
+    if not (landing / "cameras").exists():
+        (landing / "cameras").mkdir(parents=True)
+        shutil.copy(SAMPLES_DIR / "tfl_jamcams_2024-04.geojson", landing / "cameras")
+    (landing / "hotlist").mkdir(exist_ok=True)
+    (landing / "hotlist" / "stolen.csv").write_text(
+        "plate,list_name,reason,priority,valid_from,valid_to\nLB07 SEO,stolen,Stolen vehicle,high,,\n"
+    )
+    (landing / "anpr").mkdir(exist_ok=True)
+    today = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
+    (landing / "anpr" / "reads.csv").write_text(
+        "read_id,camera_id,plate,read_at,confidence\n"
+        f"e2e-1,00001.07450,LB07SEO,{today.isoformat()},0.95\n"
+        f"e2e-2,00001.03553,LB07 SEO,{(today + timedelta(minutes=20)).isoformat()},0.93\n"
+        f"e2e-3,00001.03553,XY12ABC,{today.isoformat()},0.91\n"
+    )
+    out = _dag_test(airflow_env, "ingest_cameras", "ingest_hotlist", "ingest_anpr", "build_flags")
+    for dag_id in ("ingest_hotlist", "ingest_anpr", "build_flags"):
+        assert f"STATE {dag_id} success" in out, out[-3000:]
+    with connect(pg_settings) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT flag_id, score, summary FROM das.flags WHERE flag_type = 'hotlist_hit' AND subject = 'LB07SEO'"
+        )
+        flags = cur.fetchall()
+        assert len(flags) == 1 and 0 < flags[0][1] <= 1
+        cur.execute(
+            "SELECT kind, ref_id, camera_id FROM das.flag_evidence WHERE flag_id = %s ORDER BY at", (flags[0][0],)
+        )
+        evidence = cur.fetchall()
+        assert {(k, r) for k, r, _ in evidence if k == "read"} == {("read", "e2e-1"), ("read", "e2e-2")}
+        cur.execute("SELECT count(*) FROM das.anpr_reads WHERE read_id LIKE 'e2e-%'")
+        assert cur.fetchone()[0] == 3
