@@ -189,7 +189,7 @@ def bench_scenario(reads: int, out: Path | None = None) -> str:
     from jobs import tasks
     from jobs.detectors import run_detectors
     from quality.validation import QualityReference, validate_batch
-    from schemas.tables import SILVER_ANPR_READS, SILVER_CAMERAS
+    from schemas.tables import FLAG_TYPES, SILVER_ANPR_READS, SILVER_CAMERAS
 
     results: list[Measurement] = []
     work = Path(tempfile.mkdtemp(prefix="das-bench-scenario-"))
@@ -234,15 +234,7 @@ def bench_scenario(reads: int, out: Path | None = None) -> str:
         inputs = tasks._detector_inputs(rt)
         now = datetime.now(timezone.utc)
         flags: list[dict[str, Any]] = []
-        for name in (
-            "hotlist_hit",
-            "cloned_plate",
-            "convoy",
-            "vehicle_near_crimes",
-            "near_repeat",
-            "emerging_hotspot",
-            "camera_silent",
-        ):
+        for name in FLAG_TYPES:
             with measured(f"detector {name}", results) as m:
                 frame = run_detectors(inputs, settings, now, only=[name])[name]
                 found = frame.select("flag_type", "subject", "related").collect()

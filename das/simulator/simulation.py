@@ -51,6 +51,7 @@ from das.simulator.truth import (
     settings_summary,
     silent_runs,
 )
+from schemas.tables import FLAG_TYPES
 
 FORMAT_VERSION = 1
 PLANTED_PLATE_POOL = 2_000
@@ -322,15 +323,7 @@ def build_truth(
             if t.crime_refs:
                 d["related"] = sorted(crime_ids[c] for c in t.crime_refs)
             flags.setdefault(flag_type, []).append(d)
-    for flag_type in (
-        "hotlist_hit",
-        "cloned_plate",
-        "convoy",
-        "vehicle_near_crimes",
-        "near_repeat",
-        "emerging_hotspot",
-        "camera_silent",
-    ):
+    for flag_type in FLAG_TYPES:
         flags.setdefault(flag_type, [])
         ignore.setdefault(flag_type, [])
     notes: list[str] = []
