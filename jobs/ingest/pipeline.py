@@ -197,9 +197,11 @@ def _ingest_parsed(
         result.files.append(outcome)
         if p.file_error is not None:
             _quarantine_whole_file(spark, p, outcome, quarantine_frames, run_id, now, *p.file_error)
+            result.quarantine_reasons[p.file_error[0]] += outcome.rows_quarantined
             continue
         if p.malformed:
             outcome.rows_quarantined += len(p.malformed)
+            result.quarantine_reasons["malformed_row"] += len(p.malformed)
             quarantine_frames.append(_malformed_frame(spark, p, run_id, now))
         if p.rows_parsed == 0:
             outcome.messages.append(f"{p.landed.path.name}: header only, no records")
@@ -229,6 +231,7 @@ def _ingest_parsed(
                         f"{p.landed.path.name}: {exc}",
                         count=p.rows_parsed,
                     )
+                    result.quarantine_reasons["missing_required_columns"] += p.rows_parsed
                 continue
             for p in files:
                 outcomes[p.landed.checksum].source_format = fmt.name

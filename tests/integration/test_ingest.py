@@ -162,6 +162,7 @@ def test_malformed_lines_extra_columns_and_multiline(env) -> None:  # type: igno
     assert result.total("rows_landed") == 4
     assert result.total("rows_published") == 2  # r30 and the multi-line r33
     assert _reasons(env, result) == Counter({"malformed_row": 2})
+    assert result.quarantine_reasons == Counter({"malformed_row": 2})  # what `das run` prints
     numbers = sorted(
         r["row_number"] for r in env[1].read(QUARANTINE).where(F.col("ingest_run_id") == result.run_id).collect()
     )
@@ -201,6 +202,7 @@ def test_missing_columns_empty_and_header_only_files(env) -> None:  # type: igno
     missing = _ingest(env, "anpr", _land(home, "missing", "read_id,plate\nr60,AB12CDE\nr61,AB12CDE\n"))
     assert (missing.total("rows_landed"), missing.total("rows_quarantined")) == (2, 2)
     assert _reasons(env, missing) == Counter({"missing_required_columns": 1})  # one row stands for the file
+    assert missing.quarantine_reasons == Counter({"missing_required_columns": 2})  # both records, by reason
     assert "camera_id" in missing.files[0].messages[-1]
     empty = _ingest(env, "anpr", _land(home, "empty", ""))
     assert _reasons(env, empty) == Counter({"empty_file": 1}) and empty.total("rows_landed") == 0
