@@ -30,7 +30,8 @@ FLOOR = 0.9
 def pipeline(pg_settings: Settings, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     landing = tmp_path_factory.mktemp("sim_landing")
     lake = tmp_path_factory.mktemp("sim_lake")
-    settings = pg_settings.model_copy(update={"lake_root": str(lake)})
+    # Its own database in the shared cluster: other e2e tests publish into the default one.
+    settings = pg_settings.model_copy(update={"lake_root": str(lake), "pg_database": "das_simulated"})
     result = run_simulation(default_small_scenario(seed=42), landing, progress=False)
     summary = run_landing(landing, settings=settings)
     return settings, landing, result.truth, summary
@@ -42,6 +43,7 @@ def _flags_json(settings: Settings) -> list[dict]:  # type: ignore[type-arg]
         "DAS_HOME": str(settings.home_abs),
         "DAS_LAKE_ROOT": settings.lake,
         "DAS_PG_PORT": str(settings.pg_port),
+        "DAS_PG_DATABASE": settings.pg_database,
     }
     das = str(Path(sys.executable).with_name("das"))
     done = subprocess.run([das, "flags", "--json"], env=env, capture_output=True, text=True, timeout=300)
