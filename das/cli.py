@@ -277,6 +277,23 @@ def bench_scenario(
         _fail(exc)
 
 
+@bench_app.command("analyst")
+def bench_analyst(
+    reads: Annotated[int, typer.Option(help="ANPR reads in PostGIS, spread over --days")] = 30_000_000,
+    days: Annotated[int, typer.Option(help="days the reads cover (one partition each)")] = 3,
+    queries: Annotated[int, typer.Option(help="timed queries per function")] = 200,
+    keep: Annotated[bool, typer.Option(help="keep the das_bench database and files for inspection")] = False,
+    out: Annotated[Path | None, typer.Option(help="write the markdown result here")] = None,
+) -> None:
+    """Analyst functions in PostGIS (plate_history, vehicles_near, cameras_covering): p50/p95 latency, with DuckDB."""
+    from jobs.bench_analyst import bench_analyst as run_bench
+
+    try:
+        typer.echo(run_bench(reads, days=days, queries=queries, out=out, keep=keep))
+    except DasError as exc:
+        _fail(exc)
+
+
 @bench_app.command("stream")
 def bench_stream(
     files: Annotated[int, typer.Option(help="ANPR files to land one by one, each with a hotlisted read")] = 20,

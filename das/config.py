@@ -44,6 +44,9 @@ class ConvoyParams(BaseModel):
     min_occasions: int = 2
     occasion_gap_s: float = 3600.0  # co-reads more than this apart are separate occasions
     min_lift: float = 5.0
+    # Share of the two plates' reads made together (Ochiai, 0..1): vehicles that merely cross paths
+    # (fleet vehicles roaming the same area all day) co-read a few times out of many reads.
+    min_together: float = 0.5
     max_plates_per_camera_window: int = 200  # guards the self-join on very busy cameras
 
 

@@ -314,6 +314,10 @@ class Planter:
                 for member, plate in enumerate(plates):
                     jitter = self.rng.integers(-4, 5, lead.size) if member else 0
                     self.emit(trip_cams, lead + int(gaps[member]) + jitter, plate)
+            # Members also drive alone at midday, so not all of their reads are together.
+            for plate in plates:
+                solo_cams, solo_dist = self.route(int(self.rng.integers(2, 5)))
+                self.emit(solo_cams, self.times(self.local(self.rng.uniform(11.5, 13.5)), solo_dist), plate)
             self.plan.add_truth(
                 "convoy",
                 PlantedTruth(

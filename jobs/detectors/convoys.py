@@ -1,8 +1,8 @@
 """convoy: plates read together (same camera, within ``delta_t_s``) at several cameras on several occasions.
 
-Scaling: read times are bucketed into ``delta_t_s`` buckets; each read is joined with the reads of the
-same camera in its own and the adjacent buckets (an equi-join on (camera_id, bucket), the other side
-exploded to bucket-1, bucket, bucket+1), keeping pairs within ``delta_t_s``, plate1 < plate2. Reads in
+Scaling: read times are bucketed into ``delta_t_s`` buckets; each read is joined with the later reads
+of the same camera in its own and the next bucket (an equi-join on (camera_id, bucket), the later side
+exploded to bucket and bucket-1), keeping pairs within ``delta_t_s``, then ordered plate1 < plate2. Reads in
 a very busy window (more than ``max_plates_per_camera_window`` reads at the camera within
 ``delta_t_s``; reads approximate plates) take no part in pairing: there a co-read means nothing.
 
@@ -17,11 +17,17 @@ in h; that is the expected number of times one random read of hour h falls in on
 Expected co-reads of (p, q) = 1/2 * sum_h [S_p(h) * n_q(h) + S_q(h) * n_p(h)], where n_q(h) is q's
 reads in h. Busy cameras (large window volumes) and busy plates (large n) raise the expectation, so
 two vehicles in the same rush-hour queue do not fire. lift = observed co-reads / expected; a pair
-needs lift >= ``min_lift``. score = lift / (lift + min_lift) (0.5 at the threshold).
+needs lift >= ``min_lift``.
 
-Groups: flagged pairs are grouped under their lexicographically smallest plate (subject; related =
-the other plates); a pair (q, r) already covered by a group (p, q), (p, r) is not flagged again.
-Window = first to last co-read of the group (derived from the data).
+Together: the independence model underrates chance meetings of vehicles that share roads (once two
+vehicles meet they follow the same road for a few cameras), so at London volumes fleet vehicles
+roaming the same area all day and commuters on the same road meet the camera and occasion rule by the
+thousand. A convoy travels together: ``together`` = sqrt(t_p / n_p * t_q / n_q) (Ochiai), with t_p the
+reads of p that co-read with q and n_p all of p's reads in the window. A pair needs together >=
+``min_together``. score = lift / (lift + min_lift) * together (at most 0.5 at the lift threshold).
+
+Groups: flagged pairs are joined into connected components (min-label propagation); the subject is the
+component's smallest plate, related the other plates. Window = first to last co-read of the group.
 """
 
 from __future__ import annotations
@@ -38,25 +44,39 @@ FLAG_TYPE = "convoy"
 
 
 def _co_reads(reads: DataFrame, params: ConvoyParams) -> DataFrame:
-    """Pairs of reads of different plates at one camera within delta_t (each pair once, plate1 < plate2)."""
+    """Pairs of reads of different plates at one camera within delta_t (each pair once, plate1 < plate2).
+
+    Each read is joined with the reads of its own and the next bucket that come after it in time (ties
+    broken by read id), then the pair is put in plate order: a third of the rows a symmetric
+    (bucket-1, bucket, bucket+1) join would produce.
+    """
     eligible = reads.where(F.col("window_volume") + 1 <= params.max_plates_per_camera_window)
     side = ["read_id", "plate", "micros", "read_at", "longitude", "latitude"]
-    left = eligible.select("camera_id", "bucket", *[F.col(c).alias(f"{c}_1") for c in side])
-    right = eligible.select(
+    early = eligible.select("camera_id", "bucket", *[F.col(c).alias(f"{c}_a") for c in side])
+    late = eligible.select(
         "camera_id",
-        F.explode(F.array(F.col("bucket") - 1, F.col("bucket"), F.col("bucket") + 1)).alias("bucket"),
-        *[F.col(c).alias(f"{c}_2") for c in side],
+        F.explode(F.array(F.col("bucket"), F.col("bucket") - 1)).alias("bucket"),
+        *[F.col(c).alias(f"{c}_b") for c in side],
     )
     max_gap_micros = int(params.delta_t_s * 1_000_000)
-    return left.join(right, ["camera_id", "bucket"]).where(
-        (F.col("plate_1") < F.col("plate_2")) & (F.abs(F.col("micros_1") - F.col("micros_2")) <= max_gap_micros)
+    later = (F.col("micros_b") > F.col("micros_a")) | (
+        (F.col("micros_b") == F.col("micros_a")) & (F.col("read_id_b") > F.col("read_id_a"))
+    )
+    pairs = early.join(late, ["camera_id", "bucket"]).where(
+        later & (F.col("micros_b") - F.col("micros_a") <= max_gap_micros) & (F.col("plate_a") != F.col("plate_b"))
+    )
+    a_first = F.col("plate_a") < F.col("plate_b")
+    return pairs.select(
+        "camera_id",
+        *[F.when(a_first, F.col(f"{c}_a")).otherwise(F.col(f"{c}_b")).alias(f"{c}_1") for c in side],
+        *[F.when(a_first, F.col(f"{c}_b")).otherwise(F.col(f"{c}_a")).alias(f"{c}_2") for c in side],
     )
 
 
-def detect_convoys(inputs: DetectorInputs, params: ConvoyParams, now: datetime) -> DataFrame:
+def _prepared_reads(inputs: DetectorInputs, params: ConvoyParams) -> DataFrame:
     window_micros = int(params.delta_t_s * 1_000_000)
     around = Window.partitionBy("camera_id").orderBy("micros").rangeBetween(-window_micros, window_micros)
-    reads = (
+    return (
         inputs.reads.select("read_id", "plate", "camera_id", "read_at", "longitude", "latitude")
         .withColumn("micros", F.unix_micros("read_at"))
         .withColumn("bucket", F.floor(F.col("micros") / window_micros))
@@ -64,33 +84,54 @@ def detect_convoys(inputs: DetectorInputs, params: ConvoyParams, now: datetime) 
         .withColumn("window_volume", F.count("*").over(around) - 1)
     )
 
-    # Only plates seen at >= min_cameras cameras can be in a convoy: most plates drop out before pairing.
-    travelled = (
-        reads.groupBy("plate")
-        .agg(F.countDistinct("camera_id").alias("n_cameras"))
-        .where(F.col("n_cameras") >= params.min_cameras)
-        .select("plate")
-    )
-    co = _co_reads(reads.join(travelled, "plate", "left_semi"), params).withColumn(
-        "event_micros", F.least("micros_1", "micros_2")
-    )
+
+def _occasions(co: DataFrame, params: ConvoyParams) -> DataFrame:
+    """Number the occasions of each pair: a gap over occasion_gap_s between co-reads starts a new one."""
     in_pair_order = Window.partitionBy("plate_1", "plate_2").orderBy("event_micros", "read_id_1", "read_id_2")
-    gap_micros = int(params.occasion_gap_s * 1_000_000)
     previous = F.lag("event_micros").over(in_pair_order)
-    co = co.withColumn(
+    starts = F.when(previous.isNull() | (F.col("event_micros") - previous > int(params.occasion_gap_s * 1e6)), 1)
+    return co.withColumn(
         "occasion",
-        F.sum(F.when(previous.isNull() | (F.col("event_micros") - previous > gap_micros), 1).otherwise(0)).over(
-            in_pair_order.rowsBetween(Window.unboundedPreceding, Window.currentRow)
-        ),
+        F.sum(starts.otherwise(0)).over(in_pair_order.rowsBetween(Window.unboundedPreceding, Window.currentRow)),
     )
+
+
+def convoy_pairs(reads: DataFrame, params: ConvoyParams) -> tuple[DataFrame, DataFrame]:
+    """(co-reads, candidate pairs): pairs meeting the camera and occasion rule, with their chance statistics.
+
+    Candidate columns: plate_1, plate_2, observed (co-reads), n_cameras, n_occasions, together, expected, lift.
+    ``reads`` comes from ``_prepared_reads``. No lift or together threshold is applied here.
+    """
+    # Only plates seen at >= min_cameras cameras can be in a convoy: most plates drop out before pairing.
+    per_plate = reads.groupBy("plate").agg(
+        F.count("*").alias("n_reads"), F.countDistinct("camera_id").alias("n_cameras")
+    )
+    travelled = per_plate.where(F.col("n_cameras") >= params.min_cameras).select("plate", "n_reads")
+    co = _occasions(
+        _co_reads(reads.join(travelled.select("plate"), "plate", "left_semi"), params).withColumn(
+            "event_micros", F.least("micros_1", "micros_2")
+        ),
+        params,
+    )
+    totals_1 = travelled.select(F.col("plate").alias("plate_1"), F.col("n_reads").alias("n_reads_1"))
+    totals_2 = travelled.select(F.col("plate").alias("plate_2"), F.col("n_reads").alias("n_reads_2"))
     pairs = (
         co.groupBy("plate_1", "plate_2")
         .agg(
             F.count("*").alias("observed"),
             F.countDistinct("camera_id").alias("n_cameras"),
             F.max("occasion").alias("n_occasions"),
+            F.countDistinct("read_id_1").alias("together_1"),
+            F.countDistinct("read_id_2").alias("together_2"),
         )
         .where((F.col("n_cameras") >= params.min_cameras) & (F.col("n_occasions") >= params.min_occasions))
+        .join(totals_1, "plate_1")
+        .join(totals_2, "plate_2")
+        # Share of their reads the two plates made together (Ochiai): 1.0 for vehicles only ever seen together.
+        .withColumn(
+            "together",
+            F.sqrt(F.col("together_1") / F.col("n_reads_1") * (F.col("together_2") / F.col("n_reads_2"))),
+        )
         # Candidates are few next to reads, and are used several times below: materialise them once
         # (in executor memory, no IO) rather than recomputing the co-read self-join for every use.
         .localCheckpoint()
@@ -112,19 +153,47 @@ def detect_convoys(inputs: DetectorInputs, params: ConvoyParams, now: datetime) 
         .groupBy("plate_1", "plate_2")
         .agg(F.sum(0.5 * (F.col("s_1") * F.col("n_2") + F.col("s_2") * F.col("n_1"))).alias("expected"))
     )
-    flagged = (
+    candidates = (
         pairs.join(expected, ["plate_1", "plate_2"])
         .where(F.col("expected") > 0)
         .withColumn("lift", F.col("observed") / F.col("expected"))
-        .where(F.col("lift") >= params.min_lift)
+    )
+    return co, candidates
+
+
+def _connected_groups(flagged: DataFrame, max_rounds: int = 32) -> DataFrame:
+    """plate -> group (the smallest plate of its connected component), by min-label propagation.
+
+    Flagged pairs are few and groups small, so this converges in a handful of rounds of small joins.
+    """
+    edges = flagged.select(F.col("plate_1").alias("a"), F.col("plate_2").alias("b"))
+    edges = edges.unionByName(edges.select(F.col("b").alias("a"), F.col("a").alias("b"))).localCheckpoint()
+    labels = edges.groupBy("a").agg(F.least(F.min("b"), F.first("a")).alias("group")).localCheckpoint()
+    for _ in range(max_rounds):
+        spread = (
+            edges.join(labels, "a")
+            .groupBy(F.col("b").alias("a"))
+            .agg(F.min("group").alias("offered"))
+            .join(labels, "a")
+            .select("a", F.least("group", "offered").alias("group"))
+            .localCheckpoint()
+        )
+        changed = spread.join(labels.withColumnRenamed("group", "before"), "a").where(F.col("group") != F.col("before"))
+        labels = spread
+        if changed.isEmpty():
+            break
+    return labels.withColumnRenamed("a", "plate")
+
+
+def detect_convoys(inputs: DetectorInputs, params: ConvoyParams, now: datetime) -> DataFrame:
+    co, candidates = convoy_pairs(_prepared_reads(inputs, params), params)
+    flagged = (
+        candidates.where((F.col("lift") >= params.min_lift) & (F.col("together") >= params.min_together))
+        .withColumn("pair_score", F.col("lift") / (F.col("lift") + params.min_lift) * F.col("together"))
         .localCheckpoint()
     )
-    # A pair (q, r) whose plates both travel with a smaller plate p is part of p's group already.
-    a, b = flagged.alias("a"), flagged.alias("b")
-    covered = a.join(b, (F.col("a.plate_1") == F.col("b.plate_1")) & (F.col("a.plate_2") < F.col("b.plate_2"))).select(
-        F.col("a.plate_2").alias("plate_1"), F.col("b.plate_2").alias("plate_2")
-    )
-    flagged = flagged.join(covered, ["plate_1", "plate_2"], "left_anti")
+    groups = _connected_groups(flagged)
+    flagged = flagged.join(groups.select(F.col("plate").alias("plate_1"), "group"), "plate_1")
 
     pair_detail = F.concat(
         F.lit("co-read of "),
@@ -138,10 +207,8 @@ def detect_convoys(inputs: DetectorInputs, params: ConvoyParams, now: datetime) 
         F.lit(" s apart, occasion "),
         F.col("occasion").cast("string"),
     )
-    events = co.join(flagged.select("plate_1", "plate_2"), ["plate_1", "plate_2"]).select(
-        "plate_1",
-        "event_micros",
-        "camera_id",
+    events = co.join(flagged.select("plate_1", "plate_2", "group"), ["plate_1", "plate_2"]).select(
+        "group",
         F.explode(
             F.array(
                 *[
@@ -161,50 +228,56 @@ def detect_convoys(inputs: DetectorInputs, params: ConvoyParams, now: datetime) 
         ).alias("item"),
     )
     per_read = (
-        events.groupBy("plate_1", F.col("item.ref_id").alias("ref_id"))
+        events.groupBy("group", F.col("item.ref_id").alias("ref_id"))
         .agg(F.first("item").alias("item"), F.array_sort(F.collect_set("item.detail")).alias("details"))
-        .select("plate_1", F.col("item").withField("detail", F.array_join("details", "; ")).alias("item"))
+        .select("group", F.col("item").withField("detail", F.array_join("details", "; ")).alias("item"))
     )
     first_event = F.min_by(F.struct("item.at", "item.longitude", "item.latitude"), F.col("item.at"))
-    group_evidence = per_read.groupBy("plate_1").agg(
+    group_evidence = per_read.groupBy("group").agg(
         F.collect_list("item").alias("evidence"),
         F.min("item.at").alias("window_start"),
         F.max("item.at").alias("window_end"),
         first_event.alias("first"),
     )
-    strongest = F.max_by(F.struct("plate_2", "observed", "expected", "lift", "n_cameras", "n_occasions"), "lift")
-    groups = flagged.groupBy("plate_1").agg(
-        F.array_sort(F.collect_list("plate_2")).alias("related"),
-        F.max("lift").alias("lift"),
-        F.max("n_cameras").alias("n_cameras"),
-        F.max("n_occasions").alias("n_occasions"),
+    strongest = F.max_by(
+        F.struct("plate_1", "plate_2", "observed", "expected", "lift", "together", "n_cameras", "n_occasions"),
+        "pair_score",
+    )
+    members = F.array_distinct(F.flatten(F.collect_list(F.array("plate_1", "plate_2"))))
+    by_group = flagged.groupBy("group").agg(
+        F.array_sort(F.array_remove(members, F.col("group"))).alias("related"),
+        F.max("pair_score").alias("score"),
         strongest.alias("top"),
     )
     summary = F.concat(
-        F.col("plate_1"),
+        F.col("group"),
         F.lit(" travelled with "),
         F.array_join("related", ", "),
-        F.lit(f" (read within {params.delta_t_s:g} s at the same camera) at "),
-        F.col("top.n_cameras").cast("string"),
-        F.lit(" cameras on "),
-        F.col("top.n_occasions").cast("string"),
-        F.lit(" occasions between "),
+        F.lit(f" (read within {params.delta_t_s:g} s at the same camera) between "),
         F.date_format("window_start", "yyyy-MM-dd HH:mm"),
         F.lit(" and "),
         F.date_format("window_end", "yyyy-MM-dd HH:mm"),
-        F.lit(" UTC: "),
-        F.col("top.observed").cast("string"),
-        F.lit(" co-reads with "),
+        F.lit(" UTC; strongest pair "),
+        F.col("top.plate_1"),
+        F.lit("/"),
         F.col("top.plate_2"),
-        F.lit(" vs "),
+        F.lit(": "),
+        F.col("top.observed").cast("string"),
+        F.lit(" co-reads at "),
+        F.col("top.n_cameras").cast("string"),
+        F.lit(" cameras on "),
+        F.col("top.n_occasions").cast("string"),
+        F.lit(" occasions vs "),
         F.format_number("top.expected", 2),
         F.lit(" expected by chance (lift "),
         F.format_number("top.lift", 1),
-        F.lit(")."),
+        F.lit("), "),
+        F.format_number(F.col("top.together") * 100, 0),
+        F.lit("% of their reads together."),
     )
-    content = groups.join(group_evidence, "plate_1").select(
-        F.col("plate_1").alias("subject"),
-        (F.col("lift") / (F.col("lift") + params.min_lift)).alias("score"),
+    content = by_group.join(group_evidence, "group").select(
+        F.col("group").alias("subject"),
+        "score",
         "related",
         summary.alias("summary"),
         "window_start",

@@ -13,22 +13,23 @@ pytestmark = pytest.mark.unit
 
 ROUTE = [camera(f"C{i}", 2000 * i, 0) for i in range(1, 5)]
 ELSEWHERE = [camera(f"X{i}", 0, 5000 * i) for i in range(1, 5)]
-CAMERAS = ROUTE + ELSEWHERE
+MIDDAY_ROUTE = [camera(f"M{i}", 2000 * i, 20_000) for i in range(1, 5)]
+CAMERAS = ROUTE + ELSEWHERE + MIDDAY_ROUTE
 NOW = MONDAY + timedelta(days=3)
 
 
-def trip(plate: str, day: int, offset_s: float, cameras=ROUTE) -> list[dict]:  # type: ignore[no-untyped-def]
-    """The plate passes the route cameras 5 minutes apart from 08:00 on the given day."""
+def trip(plate: str, day: int, offset_s: float, cameras=ROUTE, hour: int = 8) -> list[dict]:  # type: ignore[no-untyped-def]
+    """The plate passes the route cameras 5 minutes apart from ``hour``:00 on the given day."""
     return [
-        read(plate, cam["camera_id"], at(8, days=day, minutes=5 * i, seconds=offset_s), cameras=CAMERAS)
+        read(plate, cam["camera_id"], at(hour, days=day, minutes=5 * i, seconds=offset_s), cameras=CAMERAS)
         for i, cam in enumerate(cameras)
     ]
 
 
-def background(day: int, count: int = 40) -> list[dict]:  # type: ignore[no-untyped-def]
+def background(day: int, count: int = 40, hour: int = 8) -> list[dict]:  # type: ignore[no-untyped-def]
     """Ordinary traffic in the same hour, a minute apart, at cameras off the route (one read per plate)."""
     return [
-        read(f"BG{day}X{k:03d}", ELSEWHERE[k % 4]["camera_id"], at(8, days=day, minutes=k), cameras=CAMERAS)
+        read(f"BG{day}X{hour}{k:03d}", ELSEWHERE[k % 4]["camera_id"], at(hour, days=day, minutes=k), cameras=CAMERAS)
         for k in range(count)
     ]
 
@@ -111,3 +112,41 @@ def test_degenerate_inputs(spark) -> None:
     # All reads at one camera, at the same instant.
     same = [read(p, "C1", at(8), cameras=CAMERAS) for p in ("AA11AAA", "BB22BBB", "CC33CCC")]
     assert run(spark, same) == []
+
+
+def test_vehicles_that_only_cross_paths_do_not_fire(spark) -> None:
+    # Two fleet vans co-read along the route on two mornings, but that is 8 of their 48 reads each: they
+    # cross paths in a day of driving apart (each alone at the other cameras), not travel together.
+    together = [
+        r for day in (0, 1) for plate, offset in (("VAN1AAA", 0), ("VAN2BBB", 10)) for r in trip(plate, day, offset)
+    ]
+    apart = [
+        read(plate, ELSEWHERE[k % 4]["camera_id"], at(10 + (k % 8), days=day, minutes=3 * k + shift), cameras=CAMERAS)
+        for day in (0, 1)
+        for plate, shift in (("VAN1AAA", 0), ("VAN2BBB", 30))
+        for k in range(20)
+    ]
+    reads = together + apart + background(0) + background(1)
+    assert run(spark, reads) == []
+    # The same reads fire once the together share is not required: the share is what stops them.
+    assert len(run(spark, reads, ConvoyParams(min_together=0.0))) == 1
+
+
+def test_a_chain_of_pairs_is_one_group(spark) -> None:
+    # AA travels with BB in the mornings and BB with CC at midday; AA and CC never meet. One convoy
+    # group of three (connected component), not a flag per pair.
+    reads = (
+        [r for day in (0, 1) for plate, offset in (("AA11AAA", 0), ("BB22BBB", 10)) for r in trip(plate, day, offset)]
+        + [
+            r
+            for day in (0, 1)
+            for plate, offset in (("BB22BBB", 0), ("CC33CCC", 10))
+            for r in trip(plate, day, offset, MIDDAY_ROUTE, hour=12)
+        ]
+        + [r for day in (0, 1) for hour in (8, 12) for r in background(day, hour=hour)]
+    )
+    flags = run(spark, reads)
+    assert [(f["subject"], f["related"]) for f in flags] == [("AA11AAA", ["BB22BBB", "CC33CCC"])]
+    plates = {e["plate"] for e in flags[0]["evidence"]}
+    assert plates == {"AA11AAA", "BB22BBB", "CC33CCC"}
+    assert "% of their reads together" in flags[0]["summary"]
