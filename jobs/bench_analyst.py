@@ -132,7 +132,13 @@ def _record(latencies: Latencies, timed: bool, reference: bool, run: Any, sql: s
 
 
 def bench_analyst(
-    reads: int, days: int = 3, queries: int = 200, warmup: int = 20, out: Path | None = None, keep: bool = False
+    reads: int,
+    days: int = 3,
+    queries: int = 200,
+    warmup: int = 20,
+    out: Path | None = None,
+    keep: bool = False,
+    settings: Settings | None = None,
 ) -> str:
     """Simulate ``reads`` over ``days``, publish them to PostGIS and time the analyst functions."""
     import duckdb
@@ -144,9 +150,10 @@ def bench_analyst(
 
     if reads < days or days < 1 or queries < 1:
         raise DasError(f"das bench analyst needs reads >= days >= 1 and queries >= 1; got {reads=}, {days=}")
-    base = get_settings()
+    base = settings or get_settings()
+    base.home_abs.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="das-bench-analyst-", dir=base.home_abs))
-    settings: Settings = base.model_copy(update={"lake_root": str(work / "lake"), "pg_database": BENCH_DATABASE})
+    settings = base.model_copy(update={"lake_root": str(work / "lake"), "pg_database": BENCH_DATABASE})
     stages: list[Measurement] = []
     try:
         landing = work / "landing"

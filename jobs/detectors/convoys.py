@@ -107,12 +107,22 @@ def convoy_pairs(reads: DataFrame, params: ConvoyParams) -> tuple[DataFrame, Dat
         F.count("*").alias("n_reads"), F.countDistinct("camera_id").alias("n_cameras")
     )
     travelled = per_plate.where(F.col("n_cameras") >= params.min_cameras).select("plate", "n_reads")
+    co_reads = _co_reads(reads.join(travelled.select("plate"), "plate", "left_semi"), params)
+    # Most pairs co-read once. Keep the pairs co-read at >= min_cameras cameras first (an aggregate over
+    # three narrow columns), so that the occasion numbering below sorts only their co-reads.
+    at_enough_cameras = (
+        co_reads.groupBy("plate_1", "plate_2")
+        .agg(F.countDistinct("camera_id").alias("cameras"))
+        .where(F.col("cameras") >= params.min_cameras)
+        .select("plate_1", "plate_2")
+        .localCheckpoint()
+    )
     co = _occasions(
-        _co_reads(reads.join(travelled.select("plate"), "plate", "left_semi"), params).withColumn(
+        co_reads.join(at_enough_cameras, ["plate_1", "plate_2"], "left_semi").withColumn(
             "event_micros", F.least("micros_1", "micros_2")
         ),
         params,
-    )
+    ).localCheckpoint()
     totals_1 = travelled.select(F.col("plate").alias("plate_1"), F.col("n_reads").alias("n_reads_1"))
     totals_2 = travelled.select(F.col("plate").alias("plate_2"), F.col("n_reads").alias("n_reads_2"))
     pairs = (
@@ -186,7 +196,8 @@ def _connected_groups(flagged: DataFrame, max_rounds: int = 32) -> DataFrame:
 
 
 def detect_convoys(inputs: DetectorInputs, params: ConvoyParams, now: datetime) -> DataFrame:
-    co, candidates = convoy_pairs(_prepared_reads(inputs, params), params)
+    # The window volumes feed five aggregates and joins below: compute them once.
+    co, candidates = convoy_pairs(_prepared_reads(inputs, params).localCheckpoint(), params)
     flagged = (
         candidates.where((F.col("lift") >= params.min_lift) & (F.col("together") >= params.min_together))
         .withColumn("pair_score", F.col("lift") / (F.col("lift") + params.min_lift) * F.col("together"))
