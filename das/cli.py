@@ -137,7 +137,9 @@ def run(
         typer.echo(f"  {flag_type:<22} {count:>8,}")
 
 
-def load_flags(flag_type: str | None = None, since: datetime | None = None) -> list[dict[str, Any]]:
+def load_flags(
+    flag_type: str | None = None, since: datetime | None = None, min_score: float = 0.0
+) -> list[dict[str, Any]]:
     """Gold flags as plain dicts with the contract fields (read with delta-rs: no Spark start-up)."""
     from das.lake import read_arrow
     from schemas.tables import GOLD_FLAGS
@@ -148,6 +150,8 @@ def load_flags(flag_type: str | None = None, since: datetime | None = None) -> l
         if flag_type and row["flag_type"] != flag_type:
             continue
         if since and row["window_end"] is not None and row["window_end"] < since:
+            continue
+        if row["score"] < min_score:
             continue
         flags.append({k: _jsonable(row[k]) for k in FLAG_FIELDS})
     flags.sort(key=lambda f: (-float(f["score"]), f["flag_type"], f["flag_id"]))
@@ -171,6 +175,9 @@ def flags(
         str | None, typer.Option("--since", help="only flags whose window ends at/after this ISO time")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON array with the contract fields")] = False,
+    min_score: Annotated[
+        float, typer.Option("--min-score", help="only flags scoring at least this (0..1), e.g. 0.5 for strong leads")
+    ] = 0.0,
 ) -> None:
     """Print investigator flags, strongest first."""
     since_ts = None
@@ -182,7 +189,7 @@ def flags(
         if since_ts is not None and since_ts.tzinfo is None:
             since_ts = since_ts.replace(tzinfo=timezone.utc)
     try:
-        rows = load_flags(flag_type, since_ts)
+        rows = load_flags(flag_type, since_ts, min_score)
     except DasError as exc:
         _fail(exc)
     if as_json:

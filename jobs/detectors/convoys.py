@@ -108,12 +108,13 @@ def convoy_pairs(reads: DataFrame, params: ConvoyParams) -> tuple[DataFrame, Dat
     )
     travelled = per_plate.where(F.col("n_cameras") >= params.min_cameras).select("plate", "n_reads")
     co_reads = _co_reads(reads.join(travelled.select("plate"), "plate", "left_semi"), params)
-    # Most pairs co-read once. Keep the pairs co-read at >= min_cameras cameras first (an aggregate over
-    # three narrow columns), so that the occasion numbering below sorts only their co-reads.
+    # Most pairs co-read once. Keep the pairs with at least min_cameras co-reads first (a plain count,
+    # necessary for min_cameras distinct cameras; the exact test is below), so that the occasion
+    # numbering sorts only their co-reads.
     at_enough_cameras = (
         co_reads.groupBy("plate_1", "plate_2")
-        .agg(F.countDistinct("camera_id").alias("cameras"))
-        .where(F.col("cameras") >= params.min_cameras)
+        .count()
+        .where(F.col("count") >= params.min_cameras)
         .select("plate_1", "plate_2")
         .localCheckpoint()
     )

@@ -37,7 +37,7 @@ def pipeline(pg_settings: Settings, tmp_path_factory: pytest.TempPathFactory):  
     return settings, landing, result.truth, summary
 
 
-def _flags_json(settings: Settings) -> list[dict]:  # type: ignore[type-arg]
+def _flags_json(settings: Settings, *options: str) -> list[dict]:  # type: ignore[type-arg]
     env = {
         **os.environ,
         "DAS_HOME": str(settings.home_abs),
@@ -46,7 +46,7 @@ def _flags_json(settings: Settings) -> list[dict]:  # type: ignore[type-arg]
         "DAS_PG_DATABASE": settings.pg_database,
     }
     das = str(Path(sys.executable).with_name("das"))
-    done = subprocess.run([das, "flags", "--json"], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([das, "flags", "--json", *options], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout)
 
@@ -71,6 +71,9 @@ def test_every_flag_type_meets_the_quality_floor(pipeline) -> None:  # type: ign
 def test_flags_json_follows_the_contract(pipeline) -> None:  # type: ignore[no-untyped-def]
     flags = _flags_json(pipeline[0])
     assert flags
+    assert [f["score"] for f in flags] == sorted((f["score"] for f in flags), reverse=True)  # strongest first
+    strong = _flags_json(pipeline[0], "--min-score", "0.5")
+    assert strong == [f for f in flags if f["score"] >= 0.5] and 0 < len(strong) < len(flags)
     for flag in flags:
         assert tuple(flag) == FLAG_FIELDS
         assert 0.0 <= flag["score"] <= 1.0
