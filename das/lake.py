@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -38,6 +38,7 @@ FilterValue = str | int | float | date | datetime | None
 Condition = tuple[str, str, Any]  # (column, op, value); op in = != < <= > >= in
 WriteMode = Literal["append", "overwrite"]
 STAGING_DIR = "_staging"
+EXPORT_BATCH_ROWS = 250_000  # rows per Arrow batch when streaming a table out (bounded memory)
 
 
 def predicate_sql(conditions: Sequence[Condition]) -> str:
@@ -109,6 +110,9 @@ class Lake(Protocol):
     def version(self, table: Table) -> int: ...
     def optimize(self, table: Table) -> dict[str, Any]: ...
     def vacuum(self, table: Table, retention_hours: int = 168) -> list[str]: ...
+    def iter_batches(
+        self, table: Table, partitions: Sequence[Condition] = (), columns: Sequence[str] | None = None
+    ) -> Iterator[pa.RecordBatch]: ...
 
 
 class _LakeBase:
@@ -138,6 +142,28 @@ class _LakeBase:
 
     def append(self, table: Table, df: DataFrame) -> int:
         return self.commit(self.stage(table, df), "append")  # type: ignore[attr-defined]
+
+    def iter_batches(
+        self, table: Table, partitions: Sequence[Condition] = (), columns: Sequence[str] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream the current rows (of the matching partitions) as Arrow batches, read by delta-rs.
+
+        For bulk export (publishing to PostGIS): memory is one batch, and nothing passes through the
+        Spark driver (a day of London reads is larger than ``spark.driver.maxResultSize``). Both backends
+        write standard Delta tables, so delta-rs reads either.
+        """
+        from deltalake import DeltaTable
+
+        if not DeltaTable.is_deltatable(self.table_path(table), storage_options=self.storage_options):
+            return
+        filters = [
+            (c, op, [_partition_literal(x) for x in v] if op == "in" else _partition_literal(v))
+            for c, op, v in partitions
+        ]
+        dataset = DeltaTable(self.table_path(table), storage_options=self.storage_options).to_pyarrow_dataset(
+            partitions=filters or None
+        )
+        yield from dataset.to_batches(columns=list(columns) if columns else None, batch_size=EXPORT_BATCH_ROWS)
 
     def overwrite_where(self, table: Table, df: DataFrame, replace_where: Sequence[Condition]) -> int:
         return self.commit(self.stage(table, df), "overwrite", replace_where)  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ import io
 import json
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -369,30 +369,39 @@ def publish_replace(
     return publish(settings, table, arrow, replace_where=condition, params=(values,))
 
 
-def publish_reads_day(settings: Settings, reads: pa.Table | pd.DataFrame, day: date) -> int:
+def publish_reads_day(settings: Settings, reads: pa.Table | pd.DataFrame | Iterable[pa.RecordBatch], day: date) -> int:
     """Replace one UTC day of anpr_reads with ``reads``, in one transaction; returns rows published.
 
     Readers see the old day or the new one, never a mix, and re-publishing a day replaces it. The rows
     are COPYed into a fresh unindexed table that then replaces the day's partition (ATTACH builds its
     indexes in bulk): several times faster than COPY into an indexed partition after TRUNCATE. Every
-    read must fall on ``day`` (UTC).
+    read must fall on ``day`` (UTC). ``reads`` may be a stream of Arrow batches (a day of London reads
+    need not fit in memory); a batch that breaks the rule rolls the whole day back.
     """
     table = SILVER_ANPR_READS
-    arrow = to_arrow(table, reads)
+    if isinstance(reads, (pa.Table, pd.DataFrame)):
+        batches: Iterable[pa.Table | pa.RecordBatch] = [to_arrow(table, reads)]
+    else:
+        batches = reads
     start, end = _utc_midnight(day), _utc_midnight(day + timedelta(days=1))
-    if arrow.num_rows:
-        read_at = arrow.column("read_at")
-        outside = pc.sum(
-            pc.or_(
-                pc.less(read_at, pa.scalar(start, read_at.type)),
-                pc.greater_equal(read_at, pa.scalar(end, read_at.type)),
-            )
-        ).as_py()
-        if outside:
-            raise ValueError(
-                f"{outside} of {arrow.num_rows} reads fall outside {day.isoformat()} (UTC): publish each "
-                "read_date of silver anpr_reads separately"
-            )
+
+    def checked(batch: pa.Table | pa.RecordBatch) -> pa.Table:
+        arrow = to_arrow(table, batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch]))
+        if arrow.num_rows:
+            read_at = arrow.column("read_at")
+            outside = pc.sum(
+                pc.or_(
+                    pc.less(read_at, pa.scalar(start, read_at.type)),
+                    pc.greater_equal(read_at, pa.scalar(end, read_at.type)),
+                )
+            ).as_py()
+            if outside:
+                raise ValueError(
+                    f"{outside} of {arrow.num_rows} reads fall outside {day.isoformat()} (UTC): publish each "
+                    "read_date of silver anpr_reads separately"
+                )
+        return arrow
+
     parent = _qualified(table.postgis_name or "")
     name = partition_name(table, day)
     loading = f"{name}_load"
@@ -406,7 +415,7 @@ def publish_reads_day(settings: Settings, reads: pa.Table | pd.DataFrame, day: d
             f"CHECK ({part_column} IS NOT NULL AND {part_column} >= %s AND {part_column} < %s)",
             (start, end),
         )
-        copied = _copy_arrow(cur, _qualified(loading), arrow)
+        copied = sum(_copy_arrow(cur, _qualified(loading), checked(batch)) for batch in batches)
         cur.execute(f"DROP TABLE IF EXISTS {_qualified(name)}")
         cur.execute(
             f"ALTER TABLE {parent} ATTACH PARTITION {_qualified(loading)} FOR VALUES FROM (%s) TO (%s)",

@@ -107,12 +107,13 @@ def _load_reads_into_duckdb(con: Any, landing: Path) -> None:
 
 def _day_arrow(con: Any, day: date) -> pa.Table:
     start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-    arrow: pa.Table = con.execute(
-        """SELECT read_id, camera_id, plate, plate_raw, read_at, confidence, country, direction, lane,
+    end = start + timedelta(days=1)
+    arrow: pa.Table = con.sql(
+        f"""SELECT read_id, camera_id, plate, plate_raw, read_at, confidence, country, direction, lane,
                   image_uri, longitude, latitude, easting, northing, NULL::VARCHAR AS h3_cell,
                   'bench' AS source_file, 'bench' AS ingest_run_id
-           FROM reads WHERE read_at >= ? AND read_at < ?""",
-        [start, start + timedelta(days=1)],
+           FROM reads
+           WHERE read_at >= TIMESTAMPTZ '{start.isoformat()}' AND read_at < TIMESTAMPTZ '{end.isoformat()}'"""
     ).to_arrow_table()
     return arrow
 

@@ -20,6 +20,7 @@ from das.lake import Lake, build_lake
 from das.spark import build_spark
 from jobs.ingest.landing import SOURCES
 from jobs.ingest.pipeline import IngestResult, ingest_source
+from schemas.postgis import copy_columns
 from schemas.tables import (
     GOLD_FLAGS,
     INGEST_RUNS,
@@ -117,8 +118,11 @@ def publish(source: str, summary: dict[str, Any], *, settings: Settings | None =
         total = 0
         for day_text in summary.get("published_dates", []):
             day = date.fromisoformat(day_text)
-            reads = rt.lake.read(SILVER_ANPR_READS, partitions=[("read_date", "=", day)])
-            total += postgis.publish_reads_day(rt.settings, reads.toArrow(), day)
+            # Streamed from the lake in Arrow batches: a day of reads is too big to collect on the driver.
+            batches = rt.lake.iter_batches(
+                SILVER_ANPR_READS, partitions=[("read_date", "=", day)], columns=copy_columns(SILVER_ANPR_READS)
+            )
+            total += postgis.publish_reads_day(rt.settings, batches, day)
         published["anpr_reads"] = total
     return published
 

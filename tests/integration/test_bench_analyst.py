@@ -21,8 +21,12 @@ def test_bench_analyst_publishes_reads_times_each_function_and_cleans_up(
     report = bench_analyst(3_000, days=1, queries=5, warmup=2, out=tmp_path / "out.md", settings=settings)
 
     assert (tmp_path / "out.md").read_text() == report
-    published = int(re.search(r"Analyst functions, ([\d,]+) reads", report).group(1).replace(",", ""))  # type: ignore[union-attr]
-    assert 2_900 <= published <= 3_000  # the simulator's few malformed rows are dropped by the loader
+    counts = re.search(r"Loaded ([\d,]+) reads, published ([\d,]+)", report)
+    assert counts, report
+    loaded, published = (int(group.replace(",", "")) for group in counts.groups())
+    # 3,000 background reads plus the planted patterns' reads; a read whose skewed clock puts it outside
+    # the day is loaded but not published.
+    assert loaded >= 3_000 and 0.99 * loaded <= published <= loaded
     for function in ("plate_history", "vehicles_near", "cameras_covering"):
         row = next(line for line in report.splitlines() if line.startswith(f"| `{function}`"))
         cells = [cell.strip() for cell in row.strip("|").split("|")]

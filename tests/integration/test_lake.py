@@ -91,6 +91,18 @@ def polars_count(pl, path: str) -> int:  # type: ignore[no-untyped-def]
     return int(pl.scan_delta(path).select(pl.len()).collect().item())
 
 
+def test_iter_batches_streams_current_rows_of_matching_partitions(spark: SparkSession, lake: DeltaRsLake) -> None:
+    assert list(lake.iter_batches(EVENTS)) == []  # no table yet: nothing, not an error
+    lake.append(EVENTS, _df(spark, _rows(5, date(2024, 1, 1))))
+    lake.append(EVENTS, _df(spark, _rows(3, date(2024, 1, 2), prefix="f")))
+    lake.overwrite_where(EVENTS, _df(spark, _rows(2, date(2024, 1, 2), prefix="g")), [("day", "=", date(2024, 1, 2))])
+    batches = list(lake.iter_batches(EVENTS, partitions=[("day", "=", date(2024, 1, 2))], columns=["event_id"]))
+    rows = [r for b in batches for r in b.to_pylist()]
+    assert sorted(r["event_id"] for r in rows) == ["g0", "g1"]  # removed files are not read
+    assert all(b.schema.names == ["event_id"] for b in batches)
+    assert sum(b.num_rows for b in lake.iter_batches(EVENTS)) == 7
+
+
 def test_overwrite_by_partition_predicate_is_idempotent(spark: SparkSession, lake: DeltaRsLake) -> None:
     lake.append(EVENTS, _df(spark, _rows(5, date(2024, 1, 1))))
     lake.append(EVENTS, _df(spark, _rows(5, date(2024, 1, 2))))

@@ -254,6 +254,26 @@ def test_publish_reads_day_refuses_reads_of_another_day_and_changes_nothing(db: 
     assert scalar(conn, "SELECT count(*) FROM das.anpr_reads") == before
 
 
+def test_publish_reads_day_streams_batches_and_a_bad_batch_rolls_the_day_back(db: Settings, conn: Any) -> None:
+    day = DAY1 + timedelta(days=20)
+    rows = [read_row(f"st-{i}", "C1", at(day, 8, i), 0, 0) for i in range(6)]
+    as_batches = postgis.to_arrow(SILVER_ANPR_READS, pd.DataFrame(rows)).to_batches(max_chunksize=2)
+    assert len(as_batches) == 3
+    assert postgis.publish_reads_day(db, iter(as_batches), day) == 6
+    count_day = "SELECT count(*) FROM das.anpr_reads WHERE read_at >= %s AND read_at < %s"
+    window = (at(day, 0), at(day + timedelta(days=1), 0))
+    assert scalar(conn, count_day, window) == 6
+    # The third batch holds a read of the next day: nothing of the new day is published, the old stays.
+    stray = [read_row("st-new-0", "C1", at(day, 9), 0, 0), read_row("st-new-1", "C1", at(day, 9, 1), 0, 0)]
+    bad = [*stray, read_row("st-new-2", "C1", at(day + timedelta(days=1), 0, 5), 0, 0)]
+    bad_batches = postgis.to_arrow(SILVER_ANPR_READS, pd.DataFrame(bad)).to_batches(max_chunksize=1)
+    with pytest.raises(ValueError, match="1 of 1 reads fall outside"):
+        postgis.publish_reads_day(db, iter(bad_batches), day)
+    conn.rollback()
+    assert scalar(conn, count_day, window) == 6
+    assert scalar(conn, "SELECT count(*) FROM das.anpr_reads WHERE read_id LIKE 'st-new-%%'") == 0
+
+
 def test_a_failed_publish_rolls_back_the_whole_slice(db: Settings, conn: Any) -> None:
     good = pd.DataFrame([crime_row("x-1", at(DAY1, 1), 0, 0)])
     postgis.publish_replace(db, SILVER_CRIMES, good, key_filter="crime_month")
