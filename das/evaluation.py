@@ -27,8 +27,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import h3
-
 from schemas.tables import FLAG_TYPES
 
 Matcher = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
@@ -203,6 +201,10 @@ def _convoy_overlap(flag: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
 
 
 def _hotspot_neighbour(flag: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
+    # Imported here, not at module level: with h3 loaded before `das eval` converts the flags' evidence
+    # (pyarrow to_pylist), the process aborted at exit ("terminate called without an active exception").
+    import h3
+
     if flag["subject"] == item["subject"]:
         return True
     try:

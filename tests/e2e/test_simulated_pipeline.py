@@ -37,7 +37,7 @@ def pipeline(pg_settings: Settings, tmp_path_factory: pytest.TempPathFactory):  
     return settings, landing, result.truth, summary
 
 
-def _flags_json(settings: Settings, *options: str) -> list[dict]:  # type: ignore[type-arg]
+def _das(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "DAS_HOME": str(settings.home_abs),
@@ -46,9 +46,21 @@ def _flags_json(settings: Settings, *options: str) -> list[dict]:  # type: ignor
         "DAS_PG_DATABASE": settings.pg_database,
     }
     das = str(Path(sys.executable).with_name("das"))
-    done = subprocess.run([das, "flags", "--json", *options], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([das, *args], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout)
+    return done
+
+
+def _flags_json(settings: Settings, *options: str) -> list[dict]:  # type: ignore[type-arg]
+    return json.loads(_das(settings, "flags", "--json", *options).stdout)
+
+
+def test_das_eval_command_reports_every_type(pipeline) -> None:  # type: ignore[no-untyped-def]
+    settings, landing, truth, _ = pipeline
+    # The command as an analyst runs it (a separate process): it once aborted at exit after printing.
+    report = json.loads(_das(settings, "eval", "--truth", str(landing / "truth.json"), "--json").stdout)
+    in_process = json.loads(json.dumps(evaluate(_flags_json(settings), truth).to_dict()))
+    assert report == in_process
 
 
 def test_every_flag_type_meets_the_quality_floor(pipeline) -> None:  # type: ignore[no-untyped-def]
