@@ -156,10 +156,7 @@ class _LakeBase:
 
         if not DeltaTable.is_deltatable(self.table_path(table), storage_options=self.storage_options):
             return
-        filters = [
-            (c, op, [_partition_literal(x) for x in v] if op == "in" else _partition_literal(v))
-            for c, op, v in partitions
-        ]
+        filters = _partition_filters(partitions)
         dataset = DeltaTable(self.table_path(table), storage_options=self.storage_options).to_pyarrow_dataset(
             partitions=filters or None
         )
@@ -227,10 +224,7 @@ class DeltaRsLake(_LakeBase):
         if as_of is not None:
             dt.load_as_version(as_of)
         schema = T.StructType.fromJson(json.loads(dt.schema().to_json()))
-        filters = [
-            (c, op, [_partition_literal(x) for x in v] if op == "in" else _partition_literal(v))
-            for c, op, v in partitions
-        ]
+        filters = _partition_filters(partitions)
         files = dt.file_uris(partition_filters=filters or None)
         if not files:
             return self.spark.createDataFrame([], schema)
@@ -497,6 +491,14 @@ class DeltaSparkLake(_LakeBase):
 
 def _partition_literal(value: Any) -> str:
     return value.isoformat() if isinstance(value, (date, datetime)) else str(value)
+
+
+def _partition_filters(partitions: Sequence[Condition]) -> list[tuple[str, str, Any]]:
+    """Conditions as delta-rs partition filters (values as partition-path strings)."""
+    return [
+        (c, op, [_partition_literal(x) for x in v] if op == "in" else _partition_literal(v))
+        for c, op, v in partitions
+    ]
 
 
 def _parquet_stats(parquet: pq.ParquetFile, table: Table) -> dict[str, Any]:

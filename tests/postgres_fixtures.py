@@ -85,3 +85,23 @@ def pg_conn(pg_settings: Settings) -> Iterator[psycopg2.extensions.connection]:
     finally:
         conn.rollback()
         conn.close()
+
+
+@contextlib.contextmanager
+def own_database(pg_settings: Settings, name: str, *, load_boundaries: bool = True) -> Iterator[Settings]:
+    """Settings for a fresh, migrated database ``name`` on the shared cluster, dropped afterwards."""
+    admin = connect(pg_settings, "postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name}")
+        cur.execute(f"CREATE DATABASE {name}")
+    settings = pg_settings.model_copy(update={"pg_database": name})
+    from das import postgis
+
+    postgis.migrate(settings, load_boundaries=load_boundaries)
+    try:
+        yield settings
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()

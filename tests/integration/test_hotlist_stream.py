@@ -14,14 +14,13 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
-from das import postgis
 from das.config import Settings
 from das.lake import DeltaRsLake
-from das.local_postgres import connect
 from jobs.detectors.common import flag_id_value
 from jobs.ingest.pipeline import ingest_source
 from jobs.streaming.hotlist_stream import LANDING_FILE, LANDING_SCHEMA, process_batch, start_hotlist_stream
 from schemas.tables import SILVER_CAMERAS, SILVER_HOTLIST
+from tests.postgres_fixtures import own_database
 
 pytestmark = pytest.mark.integration
 
@@ -35,19 +34,8 @@ HOTLIST_CSV = "plate,list_name,reason,priority\nAB12 CDE,stolen,stolen vehicle,h
 @pytest.fixture(scope="module")
 def db(pg_settings: Settings) -> Iterator[Settings]:
     """A fresh, migrated database of this module's own."""
-    admin = connect(pg_settings, "postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {TEST_DATABASE}")
-        cur.execute(f"CREATE DATABASE {TEST_DATABASE}")
-    settings = pg_settings.model_copy(update={"pg_database": TEST_DATABASE})
-    postgis.migrate(settings, load_boundaries=False)
-    try:
+    with own_database(pg_settings, TEST_DATABASE, load_boundaries=False) as settings:
         yield settings
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {TEST_DATABASE} WITH (FORCE)")
-        admin.close()
 
 
 @pytest.fixture(scope="module")

@@ -21,10 +21,10 @@ from pyproj import Transformer
 
 from das import postgis
 from das.config import Settings
-from das.local_postgres import connect
 from schemas.model import Column
 from schemas.postgis import METADATA, build_table
 from schemas.tables import GOLD_FLAGS, INGEST_RUNS, SILVER_ANPR_READS, SILVER_CAMERAS, SILVER_CRIMES
+from tests.postgres_fixtures import own_database
 
 pytestmark = pytest.mark.integration
 
@@ -56,19 +56,8 @@ def offset(east_m: float, north_m: float) -> dict[str, float]:
 @pytest.fixture(scope="module")
 def db(pg_settings: Settings) -> Iterator[Settings]:
     """Settings for a fresh, migrated database of this module's own."""
-    admin = connect(pg_settings, "postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {TEST_DATABASE}")
-        cur.execute(f"CREATE DATABASE {TEST_DATABASE}")
-    settings = pg_settings.model_copy(update={"pg_database": TEST_DATABASE})
-    postgis.migrate(settings)
-    try:
+    with own_database(pg_settings, TEST_DATABASE) as settings:
         yield settings
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {TEST_DATABASE} WITH (FORCE)")
-        admin.close()
 
 
 @pytest.fixture
