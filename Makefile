@@ -25,8 +25,10 @@ test-unit: setup
 	$(BIN)/pytest -m unit
 
 lint: setup
+	$(BIN)/lint-imports
 	$(BIN)/ruff check .
-	$(BIN)/mypy das jobs schemas quality dags
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy schemas das quality jobs das_tools das_cli dags
 
 bench: setup
 	$(BIN)/das bench ingest --reads 1000000

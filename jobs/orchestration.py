@@ -8,23 +8,31 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
+from functools import reduce
+from operator import or_
 from pathlib import Path
 from typing import Any
 
 from airflow.sdk import DAG, Asset, dag, task
 
+from jobs.ingest.spec import SourceSpec
+from jobs.sources import source_specs
+from schemas.tables import GOLD_FLAGS
+
 log = logging.getLogger("das.alerts")
 
 OWNER = "das-data-engineering"
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
-SILVER_ASSETS: dict[str, Asset] = {
-    "cameras": Asset("das://silver/cameras"),
-    "crimes": Asset("das://silver/crimes"),
-    "anpr": Asset("das://silver/anpr_reads"),
-    "hotlist": Asset("das://silver/hotlist"),
-}
-FLAGS_ASSET = Asset("das://gold/flags")
-SCHEDULES = {"cameras": "@hourly", "crimes": "@daily", "hotlist": "*/15 * * * *", "anpr": "*/5 * * * *"}
+FLAGS_ASSET = Asset(f"das://{GOLD_FLAGS.qualified_name}")
+INGEST_DOC = """
+Every landed row is published, quarantined with a reason (`quarantine/rejected_rows`), or counted as a
+duplicate; `ingest_runs` records the reconciliation per file. Re-runs and backfills are no-ops for files
+already ingested (identified by checksum). Logic lives in `jobs`; the DAG file only wires it.
+"""
+
+
+def silver_asset(spec: SourceSpec) -> Asset:
+    return Asset(spec.asset_uri)
 
 
 def alert_on_failure(context: dict[str, Any]) -> None:
@@ -52,21 +60,22 @@ DEFAULT_ARGS: dict[str, Any] = {
 }
 
 
-def build_ingest_dag(source: str, doc_md: str) -> DAG:
+def build_ingest_dag(spec: SourceSpec) -> DAG:
     """landing/<source> -> bronze + silver Delta (validated) -> PostGIS; emits the silver Asset."""
+    source = spec.name
 
     @dag(
-        dag_id=f"ingest_{source}",
-        schedule=SCHEDULES[source],
+        dag_id=spec.dag_id,
+        schedule=spec.schedule,
         start_date=START,
         catchup=False,  # ingest is by file checksum: a backfill run re-checks landing and is a no-op if done
         max_active_runs=1,
         default_args=DEFAULT_ARGS,
         tags=["das", "ingest", source],
-        doc_md=doc_md,
+        doc_md=f"# {spec.dag_id}\n\n{spec.description} Schedule `{spec.schedule}`.\n{INGEST_DOC}",
     )
     def ingest_dag() -> None:
-        @task(outlets=[SILVER_ASSETS[source]])
+        @task(outlets=[silver_asset(spec)])
         def ingest_to_silver() -> dict[str, Any]:
             from jobs import tasks
 
@@ -88,9 +97,7 @@ def build_flags_dag(doc_md: str) -> DAG:
 
     @dag(
         dag_id="build_flags",
-        schedule=(
-            SILVER_ASSETS["anpr"] | SILVER_ASSETS["crimes"] | SILVER_ASSETS["hotlist"] | SILVER_ASSETS["cameras"]
-        ),
+        schedule=reduce(or_, [silver_asset(s) for s in source_specs()]),
         start_date=START,
         catchup=False,
         max_active_runs=1,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,20 +18,12 @@ from pyspark.sql import functions as F
 from das.config import Settings, ensure_local_dirs, get_settings
 from das.lake import Lake, build_lake
 from das.spark import build_spark
-from jobs.ingest.landing import SOURCES
-from jobs.ingest.pipeline import IngestResult, ingest_source
-from schemas.postgis import copy_columns
-from schemas.tables import (
-    GOLD_FLAGS,
-    INGEST_RUNS,
-    SILVER_ANPR_READS,
-    SILVER_CAMERAS,
-    SILVER_CRIMES,
-    SILVER_HOTLIST,
-)
+from jobs.ingest.outcomes import IngestResult
+from jobs.ingest.pipeline import ingest_source
+from jobs.sources import source_spec, source_specs
+from schemas.tables import GOLD_FLAGS, SILVER_ANPR_READS, SILVER_CAMERAS, SILVER_CRIMES, SILVER_HOTLIST
 
 log = logging.getLogger("das.tasks")
-INGEST_ORDER = ("cameras", "hotlist", "crimes", "anpr")  # reads are located against cameras
 
 
 @dataclass
@@ -59,7 +51,7 @@ def summarise_ingest(result: IngestResult) -> dict[str, Any]:
         "rows_quarantined": result.total("rows_quarantined"),
         "rows_duplicate": result.total("rows_duplicate"),
         "quarantine_reasons": dict(result.quarantine_reasons),
-        "published_dates": [d.isoformat() for d in result.published_dates],
+        "published_partitions": result.published_partitions,
         "data_docs": result.data_docs,
         "messages": [m for f in result.files for m in f.messages],
     }
@@ -69,10 +61,11 @@ def ingest(
     source: str, path: str | Path | None = None, *, settings: Settings | None = None, now: datetime | None = None
 ) -> dict[str, Any]:
     """Ingest one source's landing files (default: ``<landing>/<source>``) into bronze/silver/quarantine."""
+    spec = source_spec(source)
     rt = runtime(settings)
-    folder = Path(path) if path else rt.settings.landing / source
+    folder = Path(path) if path else rt.settings.landing / spec.name
     if not folder.exists():
-        log.info("nothing landed for %s at %s", source, folder)
+        log.info("nothing landed for %s at %s", spec.name, folder)
         return {
             "source": source,
             "files": 0,
@@ -81,13 +74,13 @@ def ingest(
             "rows_quarantined": 0,
             "rows_duplicate": 0,
             "quarantine_reasons": {},
-            "published_dates": [],
+            "published_partitions": [],
             "data_docs": [],
             "messages": [],
             "files_skipped": 0,
             "run_id": None,
         }
-    result = ingest_source(rt.spark, rt.lake, rt.settings, source, folder, now=now)
+    result = ingest_source(rt.spark, rt.lake, rt.settings, spec, folder, now=now)
     summary = summarise_ingest(result)
     log.info("ingest %s: %s", source, summary)
     return summary
@@ -95,39 +88,14 @@ def ingest(
 
 def publish(source: str, summary: dict[str, Any], *, settings: Settings | None = None) -> dict[str, int]:
     """Publish what an ingest run changed from silver Delta into PostGIS (COPY, one transaction per slice)."""
-    from das import postgis
+    from jobs.publish import publish_run
 
     rt = runtime(settings)
-    published: dict[str, int] = {}
-    if summary.get("run_id"):
-        runs = rt.lake.read(INGEST_RUNS).where(F.col("ingest_run_id") == summary["run_id"])
-        published["ingest_runs"] = postgis.publish_ingest_runs(rt.settings, runs.toArrow())
-    if summary.get("rows_published", 0) == 0 and source != "cameras":
-        return published
-    if source == "cameras":
-        published["cameras"] = postgis.publish_replace(
-            rt.settings, SILVER_CAMERAS, rt.lake.read(SILVER_CAMERAS).toArrow()
-        )
-    elif source == "hotlist":
-        published["hotlist"] = postgis.publish_replace(
-            rt.settings, SILVER_HOTLIST, rt.lake.read(SILVER_HOTLIST).toArrow()
-        )
-    elif source == "crimes":
-        published["crimes"] = postgis.publish_replace(rt.settings, SILVER_CRIMES, rt.lake.read(SILVER_CRIMES).toArrow())
-    elif source == "anpr":
-        total = 0
-        for day_text in summary.get("published_dates", []):
-            day = date.fromisoformat(day_text)
-            # Streamed from the lake in Arrow batches: a day of reads is too big to collect on the driver.
-            batches = rt.lake.iter_batches(
-                SILVER_ANPR_READS, partitions=[("read_date", "=", day)], columns=copy_columns(SILVER_ANPR_READS)
-            )
-            total += postgis.publish_reads_day(rt.settings, batches, day)
-        published["anpr_reads"] = total
-    return published
+    return publish_run(rt.lake, rt.settings, source_spec(source), summary)
 
 
-def _detector_inputs(rt: Runtime):  # type: ignore[no-untyped-def]
+def detector_inputs(rt: Runtime):  # type: ignore[no-untyped-def]
+    """The silver frames the detectors read: the latest days of reads (plus camera_silent's baseline) and the rest."""
     from jobs.detectors import DetectorInputs
 
     reads = rt.lake.read(SILVER_ANPR_READS)
@@ -152,7 +120,7 @@ def detect(
 
     rt = runtime(settings)
     now = now or datetime.now(timezone.utc)
-    inputs = _detector_inputs(rt)
+    inputs = detector_inputs(rt)
     frames = run_detectors(inputs, rt.settings, now, only=only)
     new_flags = _union_flags(rt.spark, list(frames.values()))
     new_flags = new_flags.persist()
@@ -191,26 +159,23 @@ class PipelineSummary:
 
 
 def run_landing(landing: Path, *, settings: Settings | None = None, now: datetime | None = None) -> PipelineSummary:
-    """The whole pipeline once over everything in ``landing``: the same tasks the DAGs run, in DAG order."""
-    from das import local_postgres, postgis
+    """The whole pipeline once over everything in ``landing``: the same tasks the DAGs run, in DAG order.
 
+    The serving database must be up and migrated (``das up`` does both).
+    """
     rt = runtime(settings)
-    local_postgres.up(rt.settings)
-    postgis.migrate(rt.settings)
     ingests: dict[str, dict[str, Any]] = {}
     published: dict[str, dict[str, int]] = {}
-    for source in INGEST_ORDER:
-        folder = landing / source
+    for spec in source_specs():
+        folder = landing / spec.name
         if not folder.is_dir():
             continue
-        ingests[source] = ingest(source, folder, settings=rt.settings, now=now)
-        published[source] = publish(source, ingests[source], settings=rt.settings)
+        ingests[spec.name] = ingest(spec.name, folder, settings=rt.settings, now=now)
+        published[spec.name] = publish(spec.name, ingests[spec.name], settings=rt.settings)
     flags = detect(settings=rt.settings, now=now)
-    table_rows = {
-        t.qualified_name: rt.lake.read(t).count()
-        for t in (SILVER_CAMERAS, SILVER_HOTLIST, SILVER_CRIMES, SILVER_ANPR_READS, GOLD_FLAGS)
-    }
+    tables = [*(s.silver for s in source_specs()), GOLD_FLAGS]
+    table_rows = {t.qualified_name: rt.lake.read(t).count() for t in tables}
     return PipelineSummary(ingests, published, flags, table_rows)
 
 
-__all__ = ["INGEST_ORDER", "SOURCES", "PipelineSummary", "detect", "ingest", "publish", "run_landing", "runtime"]
+__all__ = ["PipelineSummary", "detect", "detector_inputs", "ingest", "publish", "run_landing", "runtime"]

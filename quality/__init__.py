@@ -1,7 +1,6 @@
 """Data quality: GX suites generated from the table declarations, validation before publish.
 
-Importing the package is cheap (``quality.plates`` needs no GX); the GX modules are
-``quality.suites`` and ``quality.validation``.
+The GX modules are ``quality.suites`` and ``quality.validation``.
 """
 
 import os

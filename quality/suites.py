@@ -20,8 +20,8 @@ from typing import Any
 
 from das.config import Settings
 from quality.gx_context import gx
-from quality.plates import GB_PLATE_PATTERN
 from schemas.model import Column, Table
+from schemas.plates import GB_PLATE_PATTERN
 
 gxe = gx.expectations
 
@@ -74,8 +74,14 @@ CHECK_NEEDS_PARAMETERS: dict[str, tuple[str, ...]] = {
 # Domain rules name the columns they apply to; each is checked against the declaration.
 BBOX_COLUMNS = ("longitude", "latitude")  # any table that has both
 PLATE_COLUMN, COUNTRY_COLUMN = "plate", "country"  # any table that has both
-EVENT_TIME_COLUMN: dict[str, str] = {"silver/anpr_reads": "read_at"}
-KNOWN_CAMERA_COLUMN: dict[str, str] = {"silver/anpr_reads": "camera_id"}
+CAMERA_REFERENCE = "silver/cameras.camera_id"  # columns declared to reference it must name a known camera
+
+
+def known_camera_column(table: Table) -> str | None:
+    """The column of ``table`` declared to reference a camera, if any."""
+    return next((c.name for c in table.columns if c.references == CAMERA_REFERENCE), None)
+
+
 # Tables whose batches are compared with a volume baseline when the caller passes one.
 VOLUME_CHECKED_LAYERS = ("silver",)
 
@@ -111,9 +117,7 @@ def _column_expectations(column: Column) -> list[Any]:
     if not column.nullable:
         found.append(_tagged(gxe.ExpectColumnValuesToNotBeNull(column=column.name), CHECK_NOT_NULL, tag))
     spark_type = type(column.spark_type()).__name__
-    found.append(
-        _tagged(gxe.ExpectColumnValuesToBeOfType(column=column.name, type_=spark_type), CHECK_TYPE, tag)
-    )
+    found.append(_tagged(gxe.ExpectColumnValuesToBeOfType(column=column.name, type_=spark_type), CHECK_TYPE, tag))
     if column.allowed_values is not None:
         found.append(
             _tagged(
@@ -149,15 +153,6 @@ def skeleton_expectations(table: Table) -> list[Any]:
     return found
 
 
-def _require_column(table: Table, column: str, rule: str) -> str:
-    if column not in table.column_names:
-        raise KeyError(
-            f"quality rule {rule!r} names column {column!r}, which table {table.qualified_name} does not "
-            "declare: fix the rule in quality/suites.py or the declaration in schemas/tables.py"
-        )
-    return column
-
-
 def domain_expectations(table: Table, settings: Settings) -> list[Any]:
     tag = "domain"
     names = set(table.column_names)
@@ -179,9 +174,8 @@ def domain_expectations(table: Table, settings: Settings) -> list[Any]:
                 )
             )
 
-    event_time = EVENT_TIME_COLUMN.get(table.qualified_name)
+    event_time = table.event_time
     if event_time:
-        _require_column(table, event_time, "event time")
         found.append(
             _tagged(
                 gxe.ExpectColumnValuesToBeBetween(
@@ -210,9 +204,8 @@ def domain_expectations(table: Table, settings: Settings) -> list[Any]:
             )
         )
 
-    camera = KNOWN_CAMERA_COLUMN.get(table.qualified_name)
+    camera = known_camera_column(table)
     if camera:
-        _require_column(table, camera, "known camera")
         found.append(
             _tagged(
                 gxe.ExpectColumnValuesToBeInSet(
@@ -233,7 +226,7 @@ def domain_expectations(table: Table, settings: Settings) -> list[Any]:
                     regex=GB_PLATE_PATTERN,
                     row_condition=f"{COUNTRY_COLUMN} = 'GB'",
                     condition_parser="spark",
-                    description="plates of country GB have a GB format (quality.plates.GB_PLATE_PATTERN)",
+                    description="plates of country GB have a GB format (schemas.plates.GB_PLATE_PATTERN)",
                 ),
                 CHECK_PLATE_FORMAT,
                 tag,

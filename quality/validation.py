@@ -40,7 +40,6 @@ from quality.gx_context import DATA_DOCS_SITE, SPARK_DATASOURCE, data_docs_index
 from quality.suites import (
     CHECK_NEEDS_PARAMETERS,
     CRITICAL,
-    KNOWN_CAMERA_COLUMN,
     PARAM_EVENT_TIME_MAX,
     PARAM_EVENT_TIME_MIN,
     PARAM_KNOWN_CAMERA_IDS,
@@ -49,6 +48,7 @@ from quality.suites import (
     WARNING,
     build_suite,
     expectation_check,
+    known_camera_column,
     suite_name,
     suite_of,
 )
@@ -133,9 +133,7 @@ def _utc(moment: datetime) -> datetime:
 def _camera_ids(known: DataFrame | Iterable[str]) -> list[str]:
     if isinstance(known, DataFrame):
         if "camera_id" not in known.columns:
-            raise ValueError(
-                f"QualityReference.known_camera_ids needs a camera_id column; it has {known.columns}"
-            )
+            raise ValueError(f"QualityReference.known_camera_ids needs a camera_id column; it has {known.columns}")
         return sorted(r[0] for r in known.select("camera_id").distinct().collect() if r[0] is not None)
     return sorted(set(known))
 
@@ -147,7 +145,7 @@ def suite_parameters(table: Table, settings: Settings, reference: QualityReferen
         PARAM_EVENT_TIME_MAX: now + timedelta(seconds=settings.clock_skew_tolerance_s),
         PARAM_EVENT_TIME_MIN: now - timedelta(days=settings.retention_days),
     }
-    if reference.known_camera_ids is not None and table.qualified_name in KNOWN_CAMERA_COLUMN:
+    if reference.known_camera_ids is not None and known_camera_column(table):
         params[PARAM_KNOWN_CAMERA_IDS] = _camera_ids(reference.known_camera_ids)
     if reference.baseline_rows_per_day is not None:
         expected = reference.baseline_rows_per_day * reference.batch_span_days

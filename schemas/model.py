@@ -7,16 +7,15 @@ GeoAlchemy2 table for PostGIS (see ``schemas.postgis``), and the skeleton of the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 from pyspark.sql import types as T
 
 Layer = Literal["bronze", "silver", "gold", "quarantine", "ops", "reference"]
-ColumnType = Literal[
-    "string", "int", "long", "double", "boolean", "timestamp", "date", "array<string>", "evidence"
-]
+ColumnType = Literal["string", "int", "long", "double", "boolean", "timestamp", "date", "array<string>", "evidence"]
 
 # Evidence is the one nested type: one row per read, crime or camera that backs a flag.
 EVIDENCE_FIELDS: tuple[tuple[str, str], ...] = (
@@ -60,6 +59,8 @@ class Column:
     allowed_values: tuple[str, ...] | None = None
     min_value: float | None = None
     max_value: float | None = None
+    # "layer/table.column" this column refers to, e.g. "silver/cameras.camera_id": values must exist there.
+    references: str | None = None
 
     def spark_type(self) -> T.DataType:
         if self.type == "array<string>":
@@ -114,12 +115,14 @@ class Table:
     postgis_exclude: tuple[str, ...] = ()  # lake-only columns (lineage that analysts do not need)
     postgis_indexes: tuple[tuple[str, ...], ...] = ()
     postgis_brin: tuple[str, ...] = ()
+    event_time: str | None = None  # when the recorded event happened: checked against now and retention
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
         if len(names) != len(set(names)):
             raise ValueError(f"table {self.name}: duplicate column names in {names}")
-        for wanted in (*self.partition_by, *self.key, *self.postgis_exclude, *self.postgis_brin):
+        event = (self.event_time,) if self.event_time else ()
+        for wanted in (*self.partition_by, *self.key, *self.postgis_exclude, *self.postgis_brin, *event):
             if wanted not in names:
                 raise ValueError(f"table {self.name}: {wanted!r} is not a declared column")
         for geom in self.geometries:
@@ -140,6 +143,16 @@ class Table:
             if col.name == name:
                 return col
         raise KeyError(f"table {self.name} has no column {name!r}")
+
+    def row(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        """A row in declared column order, built by column name; absent nullable columns are null."""
+        unknown = set(values) - set(self.column_names)
+        if unknown:
+            raise KeyError(f"table {self.qualified_name} has no columns {sorted(unknown)}")
+        missing = [c.name for c in self.columns if not c.nullable and values.get(c.name) is None]
+        if missing:
+            raise ValueError(f"table {self.qualified_name}: required columns {missing} have no value")
+        return tuple(values.get(name) for name in self.column_names)
 
     def spark_schema(self) -> T.StructType:
         return T.StructType([T.StructField(c.name, c.spark_type(), c.nullable) for c in self.columns])

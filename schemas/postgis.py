@@ -105,8 +105,7 @@ def build_table(table: Table, metadata: MetaData) -> SATable:
         raise ValueError(f"table {table.qualified_name} is not served in PostGIS (postgis_name is None)")
     name = table.postgis_name
     columns: list[SchemaItem] = [
-        SAColumn(c.name, sql_type(c), nullable=c.nullable, comment=c.description or None)
-        for c in table.served_columns
+        SAColumn(c.name, sql_type(c), nullable=c.nullable, comment=c.description or None) for c in table.served_columns
     ]
     geometry_names = [g.name for g in table.geometries] + [s.name for s in table.shapes]
     columns += [_point_column(g) for g in table.geometries]

@@ -7,9 +7,7 @@ suites) never meets a polygon column it cannot represent.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from das.config import SAMPLES_DIR
 from schemas.model import Column, PolygonGeometry, Registry, Table
 
 REFERENCE_REGISTRY = Registry()
@@ -53,15 +51,12 @@ LSOAS = REFERENCE_REGISTRY.add(
 
 @dataclass(frozen=True)
 class BoundarySource:
-    """Where a boundary table's rows come from: a GeoJSON file and the property behind each column."""
+    """Where a boundary table's rows come from: a bundled GeoJSON file (by name, in the reference-data folder
+    the adapter knows) and the feature property behind each column."""
 
     table: Table
     file_name: str
     properties: dict[str, str]  # column name -> GeoJSON feature property
-
-    @property
-    def path(self) -> Path:
-        return SAMPLES_DIR / self.file_name
 
 
 BOUNDARY_SOURCES: tuple[BoundarySource, ...] = (

@@ -6,12 +6,15 @@ quarantine (rejected rows with a reason) and ops (run bookkeeping).
 
 from __future__ import annotations
 
+from functools import cache
+
+from schemas.landing import SOURCE_NAMES
 from schemas.model import LINEAGE_COLUMNS, Column, PointGeometry, Registry, Table
 
 REGISTRY = Registry()
 C = Column
 
-SOURCES = ("cameras", "crimes", "anpr", "hotlist")
+SOURCES = SOURCE_NAMES
 CAMERA_TYPES = ("anpr", "cctv", "lfr", "traffic")
 PRIORITIES = ("high", "medium", "low")
 FLAG_TYPES = (
@@ -54,12 +57,14 @@ _LOCATED = (
 )
 
 
-def _bronze(source: str, description: str) -> Table:
+@cache
+def bronze_table(source: str) -> Table:
+    """The bronze table of a source: its records exactly as landed, with lineage. Declared once, for every source."""
     return REGISTRY.add(
         Table(
             name=source,
             layer="bronze",
-            description=description,
+            description=f"{source} records exactly as landed",
             columns=(
                 C("record", "string", False, "The raw record as landed, as a JSON object of strings"),
                 C("source_format", "string", False, "Parser that read the file"),
@@ -72,10 +77,9 @@ def _bronze(source: str, description: str) -> Table:
     )
 
 
-BRONZE_CAMERAS = _bronze("cameras", "Camera records exactly as landed")
-BRONZE_CRIMES = _bronze("crimes", "Crime records exactly as landed")
-BRONZE_ANPR = _bronze("anpr", "ANPR plate reads exactly as landed")
-BRONZE_HOTLIST = _bronze("hotlist", "Hotlist entries exactly as landed")
+BRONZE_CAMERAS, BRONZE_CRIMES, BRONZE_ANPR, BRONZE_HOTLIST = (
+    bronze_table(s) for s in ("cameras", "crimes", "anpr", "hotlist")
+)
 
 SILVER_CAMERAS = REGISTRY.add(
     Table(
@@ -169,7 +173,7 @@ SILVER_ANPR_READS = REGISTRY.add(
         description="ANPR plate reads, normalised, in UTC, located at the camera's position at read time",
         columns=(
             C("read_id", "string", False, "Source read id, unique"),
-            C("camera_id", "string", False, "Camera that made the read"),
+            C("camera_id", "string", False, "Camera that made the read", references="silver/cameras.camera_id"),
             C("plate", "string", False, "Normalised VRM: upper case, no spaces or punctuation"),
             C("plate_raw", "string", False, "VRM exactly as read"),
             C("read_at", "timestamp", False, "Time of the read (UTC)"),
@@ -190,6 +194,7 @@ SILVER_ANPR_READS = REGISTRY.add(
         postgis_exclude=("source_checksum", "row_number", "ingested_at", "read_date"),
         postgis_indexes=(("plate", "read_at"), ("camera_id", "read_at")),
         postgis_brin=("read_at",),
+        event_time="read_at",
     )
 )
 
@@ -222,7 +227,7 @@ QUARANTINE = REGISTRY.add(
         layer="quarantine",
         description="Rows (or whole files) that failed parsing or a critical check, with the reason",
         columns=(
-            C("source", "string", False, "cameras | crimes | anpr | hotlist", allowed_values=SOURCES),
+            C("source", "string", False, "The source the row was landed for, e.g. anpr"),
             C("reason_code", "string", False, "Machine-readable reason", allowed_values=QUARANTINE_REASONS),
             C("reason_detail", "string", True, "What exactly was wrong and how to fix it"),
             C("raw_record", "string", True, "The raw row (JSON object) or raw line; null for a whole file"),
@@ -242,7 +247,7 @@ INGEST_RUNS = REGISTRY.add(
         description="One row per landing file per ingest: rows landed = published + quarantined + duplicates",
         columns=(
             C("ingest_run_id", "string", False, "Run id"),
-            C("source", "string", False, "cameras | crimes | anpr | hotlist", allowed_values=SOURCES),
+            C("source", "string", False, "cameras | crimes | anpr | hotlist"),
             C("source_file", "string", False, "Landing file"),
             C("source_checksum", "string", False, "SHA-256 of the file"),
             C("source_format", "string", True, "Parser used"),
@@ -330,6 +335,11 @@ FLAG_EVIDENCE = REGISTRY.add(
         postgis_indexes=(("flag_id",),),
     )
 )
+
+
+# The investigator-facing fields of a flag (``das flags --json``): every column but the bookkeeping ones.
+FLAG_BOOKKEEPING = ("status", "detected_at", "detector_version")
+FLAG_FIELDS = tuple(c for c in GOLD_FLAGS.column_names if c not in FLAG_BOOKKEEPING)
 
 
 def table(qualified_name: str) -> Table:

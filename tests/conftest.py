@@ -10,6 +10,16 @@ import pytest
 
 from das.config import Settings, reset_settings_cache
 
+TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by its folder (unit | integration | e2e), and ``spark`` when it needs the JVM session."""
+    for item in items:
+        item.add_marker(Path(str(item.fspath)).resolve().relative_to(TESTS).parts[0])
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker("spark")
+
 
 @pytest.fixture(scope="session")
 def session_home(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -21,7 +21,7 @@ import pytest
 
 from das.config import Settings, reset_settings_cache
 from das.errors import ServiceError
-from das.local_postgres import PostgresMissingError, connect, down, up
+from das_tools.localstack.postgres import PostgresMissingError, connect, down, up
 
 
 def free_port() -> int:

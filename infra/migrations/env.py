@@ -32,9 +32,7 @@ def _write_revision(context_: Any, revision: Any, directives: list[Any]) -> None
                 comment = op.comment or (declared.comment if declared is not None else None)
                 op.comment = None
                 if comment:
-                    upgrade.insert(
-                        position + 1, ops.CreateTableCommentOp(op.table_name, comment, schema=op.schema)
-                    )
+                    upgrade.insert(position + 1, ops.CreateTableCommentOp(op.table_name, comment, schema=op.schema))
 
 
 def _configure(**kwargs: object) -> None:
@@ -48,8 +46,11 @@ def _configure(**kwargs: object) -> None:
 
 
 def run_migrations_offline() -> None:
-    _configure(url=config.get_main_option("sqlalchemy.url") or get_settings().sqlalchemy_url,
-               literal_binds=True, dialect_opts={"paramstyle": "named"})
+    _configure(
+        url=config.get_main_option("sqlalchemy.url") or get_settings().sqlalchemy_url,
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+    )
     with context.begin_transaction():
         context.run_migrations()
 

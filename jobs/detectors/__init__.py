@@ -1,39 +1,27 @@
 """Pattern detectors: Spark jobs over silver frames that produce investigator flags (gold/flags).
 
-Each detector is a pure function ``detect_<x>(inputs, params, now) -> DataFrame`` returning exactly
-``GOLD_FLAGS.spark_schema()``. ``DETECTORS`` maps the flag_type name to the function;
-``run_detectors`` runs all (or some) of them with the parameters from ``Settings``.
+Each flag type in ``schemas.tables.FLAG_TYPES`` has one module here, named after it, whose pure function
+``detect(inputs, params, now) -> DataFrame`` returns exactly ``GOLD_FLAGS.spark_schema()``. ``DETECTORS`` is
+derived from ``FLAG_TYPES``; ``run_detectors`` runs all (or some) of them with the parameters from
+``settings.<flag_type>``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from importlib import import_module
 from typing import Any
 
 from pyspark.sql import DataFrame
 
 from das.config import Settings
-from jobs.detectors.camera_silence import detect_camera_silence
-from jobs.detectors.cloned_plates import detect_cloned_plates
 from jobs.detectors.common import DetectorInputs, to_flags_frame
-from jobs.detectors.convoys import detect_convoys
-from jobs.detectors.emerging_hotspots import detect_emerging_hotspots
-from jobs.detectors.hotlist_hits import detect_hotlist_hits
-from jobs.detectors.near_repeats import detect_near_repeats
-from jobs.detectors.vehicles_near_crimes import detect_vehicles_near_crimes
+from schemas.tables import FLAG_TYPES
 
 Detector = Callable[[DetectorInputs, Any, datetime], DataFrame]
 
-DETECTORS: dict[str, Detector] = {
-    "hotlist_hit": detect_hotlist_hits,
-    "cloned_plate": detect_cloned_plates,
-    "convoy": detect_convoys,
-    "vehicle_near_crimes": detect_vehicles_near_crimes,
-    "near_repeat": detect_near_repeats,
-    "emerging_hotspot": detect_emerging_hotspots,
-    "camera_silent": detect_camera_silence,
-}
+DETECTORS: dict[str, Detector] = {t: import_module(f"{__name__}.{t}").detect for t in FLAG_TYPES}
 
 
 def run_detectors(

@@ -20,27 +20,25 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from schemas.model import EVIDENCE_FIELDS
-from schemas.tables import GOLD_FLAGS
+from schemas.tables import FLAG_FIELDS, FLAG_TYPES, GOLD_FLAGS
 
 FLAGS_SCHEMA: T.StructType = GOLD_FLAGS.spark_schema()
 EVIDENCE_TYPE: T.ArrayType = GOLD_FLAGS.column("evidence").spark_type()  # type: ignore[assignment]
 EVIDENCE_STRUCT: T.StructType = EVIDENCE_TYPE.elementType  # type: ignore[assignment]
 RELATED_TYPE: T.ArrayType = GOLD_FLAGS.column("related").spark_type()  # type: ignore[assignment]
 
-# Columns a detector must provide; the rest are filled in by to_flags_frame.
-CONTENT_COLUMNS = (
-    "subject",
-    "score",
-    "related",
-    "summary",
-    "window_start",
-    "window_end",
-    "longitude",
-    "latitude",
-    "evidence",
-)
+# Columns a detector must provide: the flag's fields but its identity; to_flags_frame fills in the rest.
+CONTENT_COLUMNS = tuple(c for c in FLAG_FIELDS if c not in ("flag_id", "flag_type"))
 _TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"
 SECONDS_PER_DAY = 86_400.0
+
+
+def flag_type_of(module_name: str) -> str:
+    """A detector module is named after the flag type it raises (``jobs.detectors.convoy`` -> ``convoy``)."""
+    flag_type = module_name.rsplit(".", 1)[-1]
+    if flag_type not in FLAG_TYPES:
+        raise ValueError(f"detector module {module_name} is not named after a flag type; FLAG_TYPES: {FLAG_TYPES}")
+    return flag_type
 
 
 @dataclass(frozen=True)
@@ -115,6 +113,24 @@ def evidence_entry(
             .alias(field.name)
             for field in EVIDENCE_STRUCT.fields
         ]
+    )
+
+
+def read_evidence(detail: Column, prefix: str = "") -> Column:
+    """Evidence for one read whose columns carry ``prefix`` (``"prev_"``, ``"r."``); ``plate`` is the plate read."""
+
+    def col(name: str) -> Column:
+        return F.col(f"{prefix}{name}")
+
+    return evidence_entry(
+        "read",
+        ref_id=col("read_id"),
+        camera_id=col("camera_id"),
+        plate=F.col("plate"),
+        at=col("read_at"),
+        longitude=col("longitude"),
+        latitude=col("latitude"),
+        detail=detail,
     )
 
 
@@ -201,6 +217,26 @@ def to_flags_frame(content: DataFrame, flag_type: str, params: BaseModel, now: d
             for field in FLAGS_SCHEMA.fields
         ]
     )
+
+
+def flags_from(
+    frame: DataFrame, flag_type: str, params: BaseModel, now: datetime, **columns: Column | str
+) -> DataFrame:
+    """Flags from ``frame``: each content column is given as a column or a name (default: its own name)."""
+    unknown = set(columns) - set(CONTENT_COLUMNS)
+    if unknown:
+        raise ValueError(f"{flag_type}: {sorted(unknown)} are not flag content columns {CONTENT_COLUMNS}")
+    chosen = {name: columns.get(name, name) for name in CONTENT_COLUMNS}
+    content = frame.select(*[(F.col(v) if isinstance(v, str) else v).alias(k) for k, v in chosen.items()])
+    return to_flags_frame(content, flag_type, params, now)
+
+
+def day_window(day: str) -> dict[str, Column]:
+    """window_start/window_end of the UTC day in column ``day`` (a date)."""
+    return {
+        "window_start": F.col(day).cast("timestamp"),
+        "window_end": F.date_add(day, 1).cast("timestamp"),
+    }
 
 
 def empty_content(spark: SparkSession) -> DataFrame:

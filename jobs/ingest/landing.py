@@ -1,4 +1,4 @@
-"""The landing contract: where files land, how they are identified, and how their format is recognised.
+"""Finding landed files: where they land, how they are identified, and which mapping file applies.
 
 Files land under ``<landing>/<source>/`` with free names. A file is identified by the SHA-256 of its bytes, so
 landing the same file twice is a no-op. Hidden files (``.name``) and ``*.tmp`` are files still being written and are
@@ -17,9 +17,8 @@ from typing import Any
 import yaml
 
 from das.errors import ContractError
+from schemas.landing import MAPPING_SUFFIXES
 
-SOURCES = ("cameras", "crimes", "anpr", "hotlist")
-MAPPING_SUFFIXES = (".mapping.yaml", ".mapping.yml")
 _CHUNK = 1 << 20
 
 
@@ -99,8 +98,6 @@ def _is_data_file(path: Path) -> bool:
 
 def discover(source: str, path: Path) -> list[LandedFile]:
     """Every complete landing file for ``source`` at ``path`` (a file or a folder), in name order."""
-    if source not in SOURCES:
-        raise ContractError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
     if not path.exists():
         raise ContractError(f"landing path {path} does not exist")
     folder = path if path.is_dir() else path.parent
@@ -119,8 +116,3 @@ def discover(source: str, path: Path) -> list[LandedFile]:
             )
         )
     return landed
-
-
-def discover_landing(landing: Path) -> dict[str, list[LandedFile]]:
-    """All sources under a landing root, in dependency order (cameras before reads)."""
-    return {s: discover(s, landing / s) for s in SOURCES if (landing / s).is_dir()}

@@ -16,7 +16,6 @@ import codecs
 import csv
 import io
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from jobs.ingest.landing import LandedFile
+from schemas.landing import normalise_field_name
 
 ROW_NUMBER = "_row_number"
 RECORD = "_record"
@@ -59,16 +59,11 @@ class ParsedFile:
         return self.rows_parsed + len(self.malformed)
 
 
-def normalise_name(name: str) -> str:
-    """'Crime ID' -> 'crime_id', 'LSOA code' -> 'lsoa_code', 'location.street.name' -> 'location_street_name'."""
-    return re.sub(r"[^0-9a-z]+", "_", name.strip().lstrip("\ufeff").lower()).strip("_")
-
-
 def _unique_names(names: list[str]) -> tuple[list[str], dict[str, str]]:
     seen: dict[str, int] = {}
     normalised = []
     for name in names:
-        base = normalise_name(name) or "column"
+        base = normalise_field_name(name) or "column"
         count = seen.get(base, 0)
         seen[base] = count + 1
         normalised.append(base if count == 0 else f"{base}_{count + 1}")

@@ -41,10 +41,11 @@ from das.config import Settings
 from das.errors import ServiceError
 from das.lake import Lake
 from das.postgis import publish_flags
-from das.simulator.landing_writer import ANPR_COLUMNS
 from jobs.detectors.common import DetectorInputs
-from jobs.detectors.hotlist_hits import detect_hotlist_hits
-from jobs.ingest.conform import ANPR_FORMATS, REJECT_REASON, conform_anpr, prefix_raw
+from jobs.detectors.hotlist_hit import detect as detect_hotlist_hits
+from jobs.ingest.conform.anpr import conform_anpr
+from jobs.ingest.conform.common import REJECT_REASON, prefix_raw
+from schemas.landing import ANPR_CSV
 from schemas.tables import FLAG_EVIDENCE, SILVER_ANPR_READS, SILVER_CAMERAS, SILVER_CRIMES, SILVER_HOTLIST
 
 log = logging.getLogger("das.streaming.hotlist")
@@ -53,8 +54,8 @@ QUERY_NAME = "hotlist_stream"
 SILVER_TTL_S = 30.0
 LANDING_FILE = "_landing_file"  # leading underscore: prefix_raw keeps it as is
 # The landing fields in contract order; each file's header must follow it (see the module docstring).
-LANDING_SCHEMA = T.StructType([T.StructField(name, T.StringType(), True) for name in ANPR_COLUMNS])
-REQUIRED_FIELDS = ANPR_FORMATS[0].required
+LANDING_SCHEMA = T.StructType([T.StructField(name, T.StringType(), True) for name in ANPR_CSV.fields])
+REQUIRED_FIELDS = ANPR_CSV.required
 # What detect_hotlist_hits reads of a silver read, typed as silver declares them.
 READ_FIELDS = ("read_id", "camera_id", "plate", "plate_raw", "read_at", "confidence", "longitude", "latitude")
 READS_SCHEMA = T.StructType([SILVER_ANPR_READS.spark_schema()[name] for name in READ_FIELDS])
@@ -88,7 +89,7 @@ def _field_name(value: Column) -> Column:
 def is_header_row() -> Column:
     """True for a row that is the contract header: required fields in order, optional ones in order or absent."""
     condition = F.lit(True)
-    for name in ANPR_COLUMNS:
+    for name in ANPR_CSV.fields:
         matches = _field_name(F.col(name)) == name
         condition = condition & (matches if name in REQUIRED_FIELDS else (matches | F.col(name).isNull()))
     return condition
@@ -176,7 +177,7 @@ def process_batch(
             log.warning(
                 "hotlist stream: %s does not start with the header %s; left to the ANPR micro-batch ingest",
                 row[LANDING_FILE],
-                ",".join(ANPR_COLUMNS),
+                ",".join(ANPR_CSV.fields),
             )
     if not canonical:
         return 0

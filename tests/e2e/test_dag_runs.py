@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from das.airflow_env import airflow_environment
 from das.config import SAMPLES_DIR, Settings
-from das.local_postgres import connect
+from das_tools.localstack.airflow import airflow_environment
+from das_tools.localstack.postgres import connect
 
 pytestmark = pytest.mark.e2e
 

@@ -1,0 +1,1 @@
+"""The ``das`` command line: the top layer, beside the DAG files."""

@@ -1,0 +1,371 @@
+"""The ``das`` command line: local services, ingest, the whole pipeline, flags, simulation and benchmarks."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from das.config import SAMPLES_DIR, get_settings
+from das.errors import DasError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: results go to BENCHMARKS.md-ready tables.")
+app.add_typer(bench_app, name="bench")
+
+
+def _fail(exc: Exception) -> None:
+    typer.echo(f"das: error: {exc}", err=True)
+    raise typer.Exit(code=1)
+
+
+def _echo_report(produce: Callable[[], str]) -> None:
+    """Print what ``produce`` returns; a DasError becomes one line on stderr and exit code 1."""
+    try:
+        typer.echo(produce())
+    except DasError as exc:
+        _fail(exc)
+
+
+def _serving_database_ready() -> Any:
+    """Start the local PostGIS (or check the managed one) and migrate it; returns its status."""
+    from das import postgis
+    from das_tools.localstack import postgres as local_postgres
+
+    settings = get_settings()
+    status_ = local_postgres.up(settings)
+    postgis.migrate(settings)
+    return status_
+
+
+@app.command()
+def up() -> None:
+    """Start the project-local PostGIS (or check the managed one), create databases, run migrations."""
+    from das_tools.localstack import postgres as local_postgres
+
+    try:
+        status_ = _serving_database_ready()
+    except DasError as exc:
+        _fail(exc)
+    typer.echo(local_postgres.format_status(status_))
+    typer.echo("migrations: at head")
+
+
+@app.command()
+def down() -> None:
+    """Stop the project-local PostGIS."""
+    from das_tools.localstack import postgres as local_postgres
+
+    try:
+        typer.echo(local_postgres.format_status(local_postgres.down(get_settings())))
+    except DasError as exc:
+        _fail(exc)
+
+
+@app.command()
+def status() -> None:
+    """What is running: PostGIS, the lake location, Spark master."""
+    from das_tools.localstack import postgres as local_postgres
+
+    settings = get_settings()
+    try:
+        typer.echo(local_postgres.format_status(local_postgres.status(settings)))
+    except DasError as exc:
+        _fail(exc)
+    typer.echo(f"lake: {settings.lake} (backend {settings.lake_backend})")
+    typer.echo(f"spark master: {settings.spark_master}")
+    typer.echo(f"landing: {settings.landing}")
+
+
+@app.command()
+def ingest(
+    source: Annotated[str, typer.Argument(help="a source name: cameras, crimes, anpr, hotlist, ...")],
+    path: Annotated[Path, typer.Argument(help="a landing file or folder")],
+    publish: Annotated[bool, typer.Option(help="also publish the changes to PostGIS")] = True,
+) -> None:
+    """Ingest one file or folder through the same code the DAGs run."""
+    from jobs import tasks
+    from jobs.sources import source_spec
+
+    try:
+        source_spec(source)  # an unknown source fails here, before Spark starts
+        summary = tasks.ingest(source, path)
+        if publish:
+            _serving_database_ready()
+            summary["published"] = tasks.publish(source, summary)
+    except DasError as exc:
+        _fail(exc)
+    typer.echo(json.dumps(summary, indent=2, default=str))
+
+
+@app.command()
+def run(
+    landing: Annotated[Path, typer.Option("--landing", help="folder with cameras/ crimes/ anpr/ hotlist/")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Run the whole pipeline once over everything in LANDING (the DAGs' own code path) and summarise."""
+    from jobs import tasks
+
+    if not landing.is_dir():
+        _fail(DasError(f"--landing {landing} is not a folder; it should hold cameras/, crimes/, anpr/, hotlist/"))
+    try:
+        _serving_database_ready()
+        summary = tasks.run_landing(landing)
+    except DasError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(summary.__dict__, indent=2, default=str))
+        return
+    typer.echo("Rows per table:")
+    for name, rows in summary.table_rows.items():
+        typer.echo(f"  {name:<24} {rows:>12,}")
+    typer.echo("Ingest (landed = published + quarantined + duplicates):")
+    for source, s in summary.ingests.items():
+        typer.echo(
+            f"  {source:<10} landed {s['rows_landed']:>10,}  published {s['rows_published']:>10,}  "
+            f"quarantined {s['rows_quarantined']:>8,}  duplicates {s['rows_duplicate']:>8,}  "
+            f"files {s['files']} (skipped as already ingested: {s['files_skipped']})"
+        )
+    reasons = summary.quarantine_reasons()
+    typer.echo("Quarantined rows by reason:" + ("" if reasons else " none"))
+    for reason, count in reasons.most_common():
+        typer.echo(f"  {reason:<28} {count:>10,}")
+    typer.echo("Flags by type:")
+    for flag_type, count in summary.flags.get("flags_by_type", {}).items():
+        typer.echo(f"  {flag_type:<22} {count:>8,}")
+
+
+def load_flags(
+    flag_type: str | None = None, since: datetime | None = None, min_score: float = 0.0
+) -> list[dict[str, Any]]:
+    """Gold flags as plain dicts with the contract fields (read with delta-rs: no Spark start-up)."""
+    from das.lake import read_arrow
+    from schemas.tables import FLAG_FIELDS, GOLD_FLAGS
+
+    table = read_arrow(get_settings(), GOLD_FLAGS)
+    flags = []
+    for row in table.to_pylist():
+        if flag_type and row["flag_type"] != flag_type:
+            continue
+        if since and row["window_end"] is not None and row["window_end"] < since:
+            continue
+        if row["score"] < min_score:
+            continue
+        flags.append({k: _jsonable(row[k]) for k in FLAG_FIELDS})
+    flags.sort(key=lambda f: (-float(f["score"]), f["flag_type"], f["flag_id"]))
+    return flags
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+@app.command()
+def flags(
+    flag_type: Annotated[str | None, typer.Option("--type", help="only this flag type")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="only flags whose window ends at/after this ISO time")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON array with the contract fields")] = False,
+    min_score: Annotated[
+        float, typer.Option("--min-score", help="only flags scoring at least this (0..1), e.g. 0.5 for strong leads")
+    ] = 0.0,
+) -> None:
+    """Print investigator flags, strongest first."""
+    since_ts = None
+    if since:
+        try:
+            since_ts = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            _fail(DasError(f"--since {since!r} is not ISO 8601, e.g. 2024-04-01T00:00:00Z"))
+        if since_ts is not None and since_ts.tzinfo is None:
+            since_ts = since_ts.replace(tzinfo=timezone.utc)
+    try:
+        rows = load_flags(flag_type, since_ts, min_score)
+    except DasError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for f in rows:
+        typer.echo(f"{f['score']:.2f}  {f['flag_type']:<20} {f['subject']:<16} {f['summary']}")
+    typer.echo(f"{len(rows)} flag(s)")
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option("--out", help="landing folder to write")],
+    reads: Annotated[int, typer.Option(help="ANPR reads per day")] = 50_000,
+    seed: Annotated[str, typer.Option(help="integer seed: same seed, same files")] = "42",
+    days: Annotated[int, typer.Option(help="days of ANPR reads")] = 1,
+    crime_days: Annotated[int, typer.Option(help="days of crimes")] = 35,
+    cameras_file: Annotated[Path | None, typer.Option(help="cameras file (default: bundled TfL JamCams)")] = None,
+    cameras: Annotated[int | None, typer.Option(help="use this many cameras (default: all available)")] = None,
+    small: Annotated[bool, typer.Option("--small", help="the CI-sized scenario (50k reads, 300 cameras)")] = False,
+    overwrite: Annotated[bool, typer.Option(help="replace an earlier simulation in --out")] = False,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Write landing files (cameras, crimes, anpr, hotlist) with planted patterns, plus truth.json."""
+    from das_tools.simulator import SimulationParams, default_small_scenario, run_simulation
+
+    try:
+        if small:
+            params = default_small_scenario(seed=_int_seed(seed))
+        else:
+            params = SimulationParams(
+                seed=seed,  # type: ignore[arg-type]  # validated by SimulationParams with a clear error
+                reads=reads,
+                days_of_reads=days,
+                crime_days=crime_days,
+                cameras_file=cameras_file,
+                cameras=cameras,
+            )
+        result = run_simulation(params, out, progress=progress, overwrite=overwrite)
+    except DasError as exc:
+        _fail(exc)
+    typer.echo(result.summary())
+
+
+def _int_seed(seed: str) -> int:
+    try:
+        return int(seed)
+    except ValueError:
+        _fail(DasError(f"--seed {seed!r} is not an integer"))
+        raise
+
+
+@app.command("eval")
+def evaluate(
+    truth: Annotated[Path, typer.Option("--truth", help="truth.json written by das simulate")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Precision, recall and F1 per flag type of the current flags against a simulation's truth."""
+    from das_tools.evaluation import evaluate as run_eval
+
+    if not truth.is_file():
+        _fail(DasError(f"--truth {truth} does not exist; das simulate writes it into its --out folder"))
+    report = run_eval(load_flags(), json.loads(truth.read_text()))
+    typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.format_table())
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    reads: Annotated[int, typer.Option(help="ANPR reads in the landing CSV")] = 1_000_000,
+    out: Annotated[Path | None, typer.Option(help="write the markdown result here")] = None,
+) -> None:
+    """Landing CSV -> validated silver Delta for ANPR reads, beside DuckDB CSV->Parquet on the same file."""
+    from das_tools.bench.scenario import bench_ingest as run_bench
+
+    _echo_report(lambda: run_bench(reads, out))
+
+
+@bench_app.command("scenario")
+def bench_scenario(
+    reads: Annotated[int, typer.Option(help="ANPR reads per day")] = 1_000_000,
+    out: Annotated[Path | None, typer.Option(help="write the markdown result here")] = None,
+) -> None:
+    """Simulate, ingest, validate, publish, detect (per detector) and end to end, with DuckDB references."""
+    from das_tools.bench.scenario import bench_scenario as run_bench
+
+    _echo_report(lambda: run_bench(reads, out))
+
+
+@bench_app.command("analyst")
+def bench_analyst(
+    reads: Annotated[int, typer.Option(help="ANPR reads in PostGIS, spread over --days")] = 30_000_000,
+    days: Annotated[int, typer.Option(help="days the reads cover (one partition each)")] = 3,
+    queries: Annotated[int, typer.Option(help="timed queries per function")] = 200,
+    keep: Annotated[bool, typer.Option(help="keep the das_bench database and files for inspection")] = False,
+    out: Annotated[Path | None, typer.Option(help="write the markdown result here")] = None,
+) -> None:
+    """Analyst functions in PostGIS (plate_history, vehicles_near, cameras_covering): p50/p95 latency, with DuckDB."""
+    from das_tools.bench.analyst import bench_analyst as run_bench
+
+    _echo_report(lambda: run_bench(reads, days=days, queries=queries, out=out, keep=keep))
+
+
+@bench_app.command("stream")
+def bench_stream(
+    files: Annotated[int, typer.Option(help="ANPR files to land one by one, each with a hotlisted read")] = 20,
+    trigger_seconds: Annotated[float, typer.Option(help="the stream's trigger interval")] = 1.0,
+    out: Annotated[Path | None, typer.Option(help="write the markdown result here")] = None,
+) -> None:
+    """Streaming hotlist latency: file landed -> flag row in PostGIS, p50/p95/max (no DuckDB reference)."""
+    from das_tools.bench.streaming import bench_stream_latency
+
+    try:
+        typer.echo(bench_stream_latency(files, out, trigger_seconds=trigger_seconds))
+    except (DasError, ValueError) as exc:
+        _fail(exc)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def airflow(ctx: typer.Context) -> None:
+    """Run the Airflow CLI against the local setup, e.g. `das airflow standalone` or `das airflow dags list`."""
+    from das_tools.localstack.airflow import airflow_environment
+
+    env = {**os.environ, **airflow_environment(get_settings())}
+    executable = str(Path(sys.executable).with_name("airflow"))
+    os.execvpe(executable, [executable, *ctx.args], env)
+
+
+@app.command()
+def demo() -> None:
+    """Start PostGIS and run the whole pipeline on the bundled real samples (cameras and crimes)."""
+    import shutil
+    import tempfile
+
+    landing = Path(tempfile.mkdtemp(prefix="das-demo-landing-"))
+    (landing / "cameras").mkdir()
+    (landing / "crimes").mkdir()
+    shutil.copy(SAMPLES_DIR / "tfl_jamcams_2024-04.geojson", landing / "cameras")
+    shutil.copy(SAMPLES_DIR / "met_street_2023-01_sample.csv", landing / "crimes")
+    run(landing=landing, as_json=False)
+    typer.echo("Query it: psql -h 127.0.0.1 -p $DAS_PG_PORT -U das das -c 'select count(*) from das.cameras'")
+
+
+@app.command("stream-hotlist")
+def stream_hotlist(
+    landing: Annotated[
+        Path | None, typer.Option("--landing", help="landing folder; its anpr/ is watched (default DAS_LANDING_DIR)")
+    ] = None,
+    trigger_seconds: Annotated[float, typer.Option("--trigger-seconds", help="micro-batch trigger interval")] = 1.0,
+) -> None:
+    """Raise hotlist hits from newly landed ANPR files into PostGIS within seconds; runs until Ctrl-C."""
+    from jobs import tasks
+    from jobs.streaming import start_hotlist_stream
+
+    settings = get_settings()
+    try:
+        _serving_database_ready()
+        rt = tasks.runtime(settings)
+        query = start_hotlist_stream(rt.spark, rt.lake, settings, landing=landing, trigger_seconds=trigger_seconds)
+    except DasError as exc:
+        _fail(exc)
+    typer.echo(f"watching {(landing or settings.landing) / 'anpr'} every {trigger_seconds:g} s; Ctrl-C stops")
+    try:
+        query.awaitTermination()
+    except KeyboardInterrupt:
+        typer.echo("stopping the hotlist stream")
+    finally:
+        query.stop()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""What production code never imports: the traffic simulator, the evaluation, the benchmarks and the local stack."""

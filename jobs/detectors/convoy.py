@@ -1,0 +1,299 @@
+"""convoy: plates read together (same camera, within ``delta_t_s``) at several cameras on several occasions.
+
+Scaling: read times are bucketed into ``delta_t_s`` buckets; each read is joined with the later reads
+of the same camera in its own and the next bucket (an equi-join on (camera_id, bucket), the later side
+exploded to bucket and bucket-1), keeping pairs within ``delta_t_s``, then ordered plate1 < plate2. Reads in
+a very busy window (more than ``max_plates_per_camera_window`` reads at the camera within
+``delta_t_s``; reads approximate plates) take no part in pairing: there a co-read means nothing.
+
+Plates seen at fewer than ``min_cameras`` cameras are dropped before pairing (window volumes are
+counted over all reads first). Co-reads of a pair are split into occasions (a gap over
+``occasion_gap_s`` starts a new one); a pair needs >= ``min_cameras`` distinct cameras and
+>= ``min_occasions`` occasions.
+
+Chance: for each plate p and hour h, S_p(h) = sum over p's reads in h of the number of other reads at
+the same camera within ``delta_t_s`` (the read's window volume), divided by N_h, the network's reads
+in h; that is the expected number of times one random read of hour h falls in one of p's windows.
+Expected co-reads of (p, q) = 1/2 * sum_h [S_p(h) * n_q(h) + S_q(h) * n_p(h)], where n_q(h) is q's
+reads in h. Busy cameras (large window volumes) and busy plates (large n) raise the expectation, so
+two vehicles in the same rush-hour queue do not fire. lift = observed co-reads / expected; a pair
+needs lift >= ``min_lift``.
+
+Together: the independence model underrates chance meetings of vehicles that share roads (once two
+vehicles meet they follow the same road for a few cameras), so at London volumes fleet vehicles
+roaming the same area all day and commuters on the same road meet the camera and occasion rule by the
+thousand. A convoy travels together: ``together`` = sqrt(t_p / n_p * t_q / n_q) (Ochiai), with t_p the
+reads of p that co-read with q and n_p all of p's reads in the window. A pair needs together >=
+``min_together``. score = lift / (lift + min_lift) * together (at most 0.5 at the lift threshold).
+
+Groups: flagged pairs are joined into connected components (min-label propagation); the subject is the
+component's smallest plate, related the other plates. Window = first to last co-read of the group.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from das.config import ConvoyParams
+from jobs.detectors.common import DetectorInputs, evidence_entry, flag_type_of, flags_from
+
+FLAG_TYPE = flag_type_of(__name__)
+
+
+def _co_reads(reads: DataFrame, params: ConvoyParams) -> DataFrame:
+    """Pairs of reads of different plates at one camera within delta_t (each pair once, plate1 < plate2).
+
+    Each read is joined with the reads of its own and the next bucket that come after it in time (ties
+    broken by read id), then the pair is put in plate order: a third of the rows a symmetric
+    (bucket-1, bucket, bucket+1) join would produce.
+    """
+    eligible = reads.where(F.col("window_volume") + 1 <= params.max_plates_per_camera_window)
+    side = ["read_id", "plate", "micros", "read_at", "longitude", "latitude"]
+    early = eligible.select("camera_id", "bucket", *[F.col(c).alias(f"{c}_a") for c in side])
+    late = eligible.select(
+        "camera_id",
+        F.explode(F.array(F.col("bucket"), F.col("bucket") - 1)).alias("bucket"),
+        *[F.col(c).alias(f"{c}_b") for c in side],
+    )
+    max_gap_micros = int(params.delta_t_s * 1_000_000)
+    later = (F.col("micros_b") > F.col("micros_a")) | (
+        (F.col("micros_b") == F.col("micros_a")) & (F.col("read_id_b") > F.col("read_id_a"))
+    )
+    pairs = early.join(late, ["camera_id", "bucket"]).where(
+        later & (F.col("micros_b") - F.col("micros_a") <= max_gap_micros) & (F.col("plate_a") != F.col("plate_b"))
+    )
+    a_first = F.col("plate_a") < F.col("plate_b")
+    return pairs.select(
+        "camera_id",
+        *[F.when(a_first, F.col(f"{c}_a")).otherwise(F.col(f"{c}_b")).alias(f"{c}_1") for c in side],
+        *[F.when(a_first, F.col(f"{c}_b")).otherwise(F.col(f"{c}_a")).alias(f"{c}_2") for c in side],
+    )
+
+
+def _prepared_reads(inputs: DetectorInputs, params: ConvoyParams) -> DataFrame:
+    window_micros = int(params.delta_t_s * 1_000_000)
+    around = Window.partitionBy("camera_id").orderBy("micros").rangeBetween(-window_micros, window_micros)
+    return (
+        inputs.reads.select("read_id", "plate", "camera_id", "read_at", "longitude", "latitude")
+        .withColumn("micros", F.unix_micros("read_at"))
+        .withColumn("bucket", F.floor(F.col("micros") / window_micros))
+        .withColumn("hour", F.date_trunc("hour", "read_at"))
+        .withColumn("window_volume", F.count("*").over(around) - 1)
+    )
+
+
+def _occasions(co: DataFrame, params: ConvoyParams) -> DataFrame:
+    """Number the occasions of each pair: a gap over occasion_gap_s between co-reads starts a new one."""
+    in_pair_order = Window.partitionBy("plate_1", "plate_2").orderBy("event_micros", "read_id_1", "read_id_2")
+    previous = F.lag("event_micros").over(in_pair_order)
+    starts = F.when(previous.isNull() | (F.col("event_micros") - previous > int(params.occasion_gap_s * 1e6)), 1)
+    return co.withColumn(
+        "occasion",
+        F.sum(starts.otherwise(0)).over(in_pair_order.rowsBetween(Window.unboundedPreceding, Window.currentRow)),
+    )
+
+
+def convoy_pairs(reads: DataFrame, params: ConvoyParams) -> tuple[DataFrame, DataFrame]:
+    """(co-reads, candidate pairs): pairs meeting the camera and occasion rule, with their chance statistics.
+
+    Candidate columns: plate_1, plate_2, observed (co-reads), n_cameras, n_occasions, together, expected, lift.
+    ``reads`` comes from ``_prepared_reads``. No lift or together threshold is applied here.
+    """
+    # Only plates seen at >= min_cameras cameras can be in a convoy: most plates drop out before pairing.
+    per_plate = reads.groupBy("plate").agg(
+        F.count("*").alias("n_reads"), F.countDistinct("camera_id").alias("n_cameras")
+    )
+    travelled = per_plate.where(F.col("n_cameras") >= params.min_cameras).select("plate", "n_reads")
+    co_reads = _co_reads(reads.join(travelled.select("plate"), "plate", "left_semi"), params)
+    # Most pairs co-read once. Keep the pairs with at least min_cameras co-reads first (a plain count,
+    # necessary for min_cameras distinct cameras; the exact test is below), so that the occasion
+    # numbering sorts only their co-reads.
+    at_enough_cameras = (
+        co_reads.groupBy("plate_1", "plate_2")
+        .count()
+        .where(F.col("count") >= params.min_cameras)
+        .select("plate_1", "plate_2")
+        .localCheckpoint()
+    )
+    co = _occasions(
+        co_reads.join(at_enough_cameras, ["plate_1", "plate_2"], "left_semi").withColumn(
+            "event_micros", F.least("micros_1", "micros_2")
+        ),
+        params,
+    ).localCheckpoint()
+    totals_1 = travelled.select(F.col("plate").alias("plate_1"), F.col("n_reads").alias("n_reads_1"))
+    totals_2 = travelled.select(F.col("plate").alias("plate_2"), F.col("n_reads").alias("n_reads_2"))
+    pairs = (
+        co.groupBy("plate_1", "plate_2")
+        .agg(
+            F.count("*").alias("observed"),
+            F.countDistinct("camera_id").alias("n_cameras"),
+            F.max("occasion").alias("n_occasions"),
+            F.countDistinct("read_id_1").alias("together_1"),
+            F.countDistinct("read_id_2").alias("together_2"),
+        )
+        .where((F.col("n_cameras") >= params.min_cameras) & (F.col("n_occasions") >= params.min_occasions))
+        .join(totals_1, "plate_1")
+        .join(totals_2, "plate_2")
+        # Share of their reads the two plates made together (Ochiai): 1.0 for vehicles only ever seen together.
+        .withColumn(
+            "together",
+            F.sqrt(F.col("together_1") / F.col("n_reads_1") * (F.col("together_2") / F.col("n_reads_2"))),
+        )
+        # Candidates are few next to reads, and are used several times below: materialise them once
+        # (in executor memory, no IO) rather than recomputing the co-read self-join for every use.
+        .localCheckpoint()
+    )
+
+    network_hour = reads.groupBy("hour").agg(F.count("*").alias("network_reads"))
+    plate_hour = (
+        reads.groupBy("plate", "hour")
+        .agg(F.count("*").alias("n"), F.sum("window_volume").alias("volume"))
+        .join(F.broadcast(network_hour), "hour")
+        .withColumn("share", F.col("volume") / F.col("network_reads"))
+    )
+    p = plate_hour.select(F.col("plate").alias("plate_1"), "hour", F.col("n").alias("n_1"), F.col("share").alias("s_1"))
+    q = plate_hour.select(F.col("plate").alias("plate_2"), "hour", F.col("n").alias("n_2"), F.col("share").alias("s_2"))
+    expected = (
+        pairs.select("plate_1", "plate_2")
+        .join(p, "plate_1")
+        .join(q, ["plate_2", "hour"])
+        .groupBy("plate_1", "plate_2")
+        .agg(F.sum(0.5 * (F.col("s_1") * F.col("n_2") + F.col("s_2") * F.col("n_1"))).alias("expected"))
+    )
+    candidates = (
+        pairs.join(expected, ["plate_1", "plate_2"])
+        .where(F.col("expected") > 0)
+        .withColumn("lift", F.col("observed") / F.col("expected"))
+    )
+    return co, candidates
+
+
+def _connected_groups(flagged: DataFrame, max_rounds: int = 32) -> DataFrame:
+    """plate -> group (the smallest plate of its connected component), by min-label propagation.
+
+    Flagged pairs are few and groups small, so this converges in a handful of rounds of small joins.
+    """
+    edges = flagged.select(F.col("plate_1").alias("a"), F.col("plate_2").alias("b"))
+    edges = edges.unionByName(edges.select(F.col("b").alias("a"), F.col("a").alias("b"))).localCheckpoint()
+    labels = edges.groupBy("a").agg(F.least(F.min("b"), F.first("a")).alias("group")).localCheckpoint()
+    for _ in range(max_rounds):
+        spread = (
+            edges.join(labels, "a")
+            .groupBy(F.col("b").alias("a"))
+            .agg(F.min("group").alias("offered"))
+            .join(labels, "a")
+            .select("a", F.least("group", "offered").alias("group"))
+            .localCheckpoint()
+        )
+        changed = spread.join(labels.withColumnRenamed("group", "before"), "a").where(F.col("group") != F.col("before"))
+        labels = spread
+        if changed.isEmpty():
+            break
+    return labels.withColumnRenamed("a", "plate")
+
+
+def detect(inputs: DetectorInputs, params: ConvoyParams, now: datetime) -> DataFrame:
+    # The window volumes feed five aggregates and joins below: compute them once.
+    co, candidates = convoy_pairs(_prepared_reads(inputs, params).localCheckpoint(), params)
+    flagged = (
+        candidates.where((F.col("lift") >= params.min_lift) & (F.col("together") >= params.min_together))
+        .withColumn("pair_score", F.col("lift") / (F.col("lift") + params.min_lift) * F.col("together"))
+        .localCheckpoint()
+    )
+    groups = _connected_groups(flagged)
+    flagged = flagged.join(groups.select(F.col("plate").alias("plate_1"), "group"), "plate_1")
+
+    pair_detail = F.concat(
+        F.lit("co-read of "),
+        F.col("plate_1"),
+        F.lit(" and "),
+        F.col("plate_2"),
+        F.lit(" at "),
+        F.col("camera_id"),
+        F.lit(", "),
+        F.format_number(F.abs(F.col("micros_1") - F.col("micros_2")) / 1_000_000.0, 0),
+        F.lit(" s apart, occasion "),
+        F.col("occasion").cast("string"),
+    )
+    events = co.join(flagged.select("plate_1", "plate_2", "group"), ["plate_1", "plate_2"]).select(
+        "group",
+        F.explode(
+            F.array(
+                *[
+                    evidence_entry(
+                        "read",
+                        ref_id=F.col(f"read_id_{i}"),
+                        camera_id=F.col("camera_id"),
+                        plate=F.col(f"plate_{i}"),
+                        at=F.col(f"read_at_{i}"),
+                        longitude=F.col(f"longitude_{i}"),
+                        latitude=F.col(f"latitude_{i}"),
+                        detail=pair_detail,
+                    )
+                    for i in (1, 2)
+                ]
+            )
+        ).alias("item"),
+    )
+    per_read = (
+        events.groupBy("group", F.col("item.ref_id").alias("ref_id"))
+        .agg(F.first("item").alias("item"), F.array_sort(F.collect_set("item.detail")).alias("details"))
+        .select("group", F.col("item").withField("detail", F.array_join("details", "; ")).alias("item"))
+    )
+    first_event = F.min_by(F.struct("item.at", "item.longitude", "item.latitude"), F.col("item.at"))
+    group_evidence = per_read.groupBy("group").agg(
+        F.collect_list("item").alias("evidence"),
+        F.min("item.at").alias("window_start"),
+        F.max("item.at").alias("window_end"),
+        first_event.alias("first"),
+    )
+    strongest = F.max_by(
+        F.struct("plate_1", "plate_2", "observed", "expected", "lift", "together", "n_cameras", "n_occasions"),
+        "pair_score",
+    )
+    members = F.array_distinct(F.flatten(F.collect_list(F.array("plate_1", "plate_2"))))
+    by_group = flagged.groupBy("group").agg(
+        F.array_sort(F.array_remove(members, F.col("group"))).alias("related"),
+        F.max("pair_score").alias("score"),
+        strongest.alias("top"),
+    )
+    summary = F.concat(
+        F.col("group"),
+        F.lit(" travelled with "),
+        F.array_join("related", ", "),
+        F.lit(f" (read within {params.delta_t_s:g} s at the same camera) between "),
+        F.date_format("window_start", "yyyy-MM-dd HH:mm"),
+        F.lit(" and "),
+        F.date_format("window_end", "yyyy-MM-dd HH:mm"),
+        F.lit(" UTC; strongest pair "),
+        F.col("top.plate_1"),
+        F.lit("/"),
+        F.col("top.plate_2"),
+        F.lit(": "),
+        F.col("top.observed").cast("string"),
+        F.lit(" co-reads at "),
+        F.col("top.n_cameras").cast("string"),
+        F.lit(" cameras on "),
+        F.col("top.n_occasions").cast("string"),
+        F.lit(" occasions vs "),
+        F.format_number("top.expected", 2),
+        F.lit(" expected by chance (lift "),
+        F.format_number("top.lift", 1),
+        F.lit("), "),
+        F.format_number(F.col("top.together") * 100, 0),
+        F.lit("% of their reads together."),
+    )
+    return flags_from(
+        by_group.join(group_evidence, "group"),
+        FLAG_TYPE,
+        params,
+        now,
+        subject="group",
+        summary=summary,
+        longitude="first.longitude",
+        latitude="first.latitude",
+    )

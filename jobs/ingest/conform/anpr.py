@@ -1,0 +1,124 @@
+"""ANPR reads: raw landed reads -> silver reads located at the camera's position at read time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from jobs.ingest.conform.common import (
+    FAR_FUTURE,
+    OFFSET_PATTERN,
+    Check,
+    ConformContext,
+    apply_reasons,
+    missing,
+    normalise_plate,
+    parse_timestamp,
+    text,
+)
+from schemas.landing import LandingFormat
+from schemas.tables import SILVER_CAMERAS
+
+
+def conform(raw: DataFrame, fmt: LandingFormat, ctx: ConformContext) -> DataFrame:
+    """The source spec's entry point: reads are located against silver cameras."""
+    return conform_anpr(
+        raw,
+        ctx.reference(SILVER_CAMERAS),
+        now=ctx.now,
+        clock_skew_s=ctx.settings.clock_skew_tolerance_s,
+        retention_days=ctx.settings.retention_days,
+    )
+
+
+def conform_anpr(
+    raw: DataFrame, cameras: DataFrame, *, now: datetime, clock_skew_s: int, retention_days: int
+) -> DataFrame:
+    """Raw ANPR reads -> silver reads located at the camera's position at read time."""
+    read_at = parse_timestamp(text("read_at", raw))
+    confidence_text = text("confidence", raw)
+    df = raw.select(
+        "*",
+        text("read_id", raw).alias("_read_id"),
+        text("camera_id", raw).alias("_camera_id"),
+        text("plate", raw).alias("_plate_raw"),
+        read_at.alias("_read_at"),
+        confidence_text.try_cast("double").alias("_confidence"),
+    )
+    cams = cameras.select(
+        F.col("camera_id").alias("_cam_id"),
+        F.col("valid_from").alias("_cam_from"),
+        F.coalesce(F.col("valid_to"), F.lit(FAR_FUTURE).cast("timestamp")).alias("_cam_to"),
+        "longitude",
+        "latitude",
+        "easting",
+        "northing",
+        "h3_cell",
+    )
+    joined = df.join(
+        F.broadcast(cams),
+        (df["_camera_id"] == cams["_cam_id"])
+        & (df["_read_at"] >= cams["_cam_from"])
+        & (df["_read_at"] < cams["_cam_to"]),
+        "left",
+    )
+    now_lit = F.lit(now).cast("timestamp")
+    checks: list[Check] = [
+        *missing(joined, ["read_id", "camera_id", "read_at"]),
+        (
+            F.col("_plate_raw").isNull() | (normalise_plate(F.col("_plate_raw")) == ""),
+            "missing_required_field",
+            "required field 'plate' is empty",
+        ),
+        (
+            F.col("_read_at").isNull() | ~text("read_at", joined).rlike(OFFSET_PATTERN),
+            "invalid_timestamp",
+            F.format_string("read_at=%s is not ISO 8601 with an offset or Z", text("read_at", joined)),
+        ),
+        (
+            F.col("_read_at") > now_lit + F.expr(f"INTERVAL {int(clock_skew_s)} SECONDS"),
+            "future_timestamp",
+            F.format_string(
+                "read_at=%s is in the future (tolerance DAS_CLOCK_SKEW_TOLERANCE_S=%d s)",
+                text("read_at", joined),
+                F.lit(clock_skew_s),
+            ),
+        ),
+        (
+            F.col("_read_at") < now_lit - F.expr(f"INTERVAL {int(retention_days)} DAYS"),
+            "beyond_retention",
+            F.format_string(
+                "read_at=%s is older than DAS_RETENTION_DAYS=%d", text("read_at", joined), F.lit(retention_days)
+            ),
+        ),
+        (
+            (confidence_text.isNotNull() & F.col("_confidence").isNull())
+            | ~F.coalesce(F.col("_confidence").between(0, 1), F.lit(True)),
+            "invalid_confidence",
+            F.format_string("confidence=%s is not a number in [0, 1]", confidence_text),
+        ),
+        (
+            F.col("_cam_id").isNull(),
+            "unknown_camera",
+            F.format_string(
+                "camera_id=%s is not a known camera at read_at (ingest its camera first)", F.col("_camera_id")
+            ),
+        ),
+    ]
+    conformed = joined.select(
+        "*",
+        F.col("_read_id").alias("read_id"),
+        F.col("_camera_id").alias("camera_id"),
+        normalise_plate(F.col("_plate_raw")).alias("plate"),
+        F.col("_plate_raw").alias("plate_raw"),
+        F.col("_read_at").alias("read_at"),
+        F.col("_confidence").alias("confidence"),
+        F.upper(F.coalesce(text("country", joined), F.lit("GB"))).alias("country"),
+        text("direction", joined).alias("direction"),
+        text("lane", joined).alias("lane"),
+        text("image_uri", joined).alias("image_uri"),
+        F.to_date(F.col("_read_at")).alias("read_date"),
+    )
+    return apply_reasons(conformed, checks, None)

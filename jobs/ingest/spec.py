@@ -1,0 +1,77 @@
+"""The shape of a source spec: what ingest and publish need to know about a source (registered in ``jobs.sources``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from pyspark.sql import Column, DataFrame
+
+from jobs.ingest.conform.common import ConformContext
+from schemas.landing import LandingFormat
+from schemas.model import Table
+from schemas.tables import bronze_table
+
+MergeMode = Literal["append", "scd2"]
+PublishMode = Literal["replace", "upsert", "day_partitions", "none"]
+Conform = Callable[[DataFrame, LandingFormat, ConformContext], DataFrame]
+
+
+@dataclass(frozen=True)
+class Scd2:
+    """How a source keeps history (slowly changing dimension, type 2) in its silver table.
+
+    A record whose entity key is new opens a version valid from ``opened_by`` (or always); one whose
+    ``hash_column`` differs from the entity's current version closes that version at the ingest time and opens a
+    new one; one whose hash is unchanged is a duplicate.
+    """
+
+    entity_key: tuple[str, ...]
+    hash_column: str
+    opened_by: str | None = None  # e.g. installed_at: a first version is valid from then, so earlier events match
+    closed_by: str | None = None  # e.g. removed_at: the version ends then
+    valid_from: str = "valid_from"
+    valid_to: str = "valid_to"
+    is_current: str = "is_current"
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    formats: tuple[LandingFormat, ...]
+    silver: Table
+    conform: Conform
+    schedule: str
+    description: str  # what lands and what the ingest does with it (the DAG's documentation)
+    merge: MergeMode = "append"
+    publish: PublishMode = "replace"
+    history: Scd2 | None = None  # required when merge == "scd2"
+    references: tuple[Table, ...] = ()  # silver tables conform reads (ingest them first)
+    # A raw row's silver partition value, cheap to compute: the key probe against silver reads only those
+    # partitions. None = probe the whole silver table.
+    partition_probe: Callable[[DataFrame], Column] | None = None
+    volume_baseline: bool = False  # compare each batch's volume with the trailing baseline (a warning)
+
+    def __post_init__(self) -> None:
+        if (self.merge == "scd2") != (self.history is not None):
+            raise ValueError(f"source {self.name}: merge='scd2' and history go together")
+        if not self.formats:
+            raise ValueError(f"source {self.name}: declare at least one landing format")
+
+    @property
+    def bronze(self) -> Table:
+        return bronze_table(self.name)
+
+    @property
+    def dedupe_key(self) -> tuple[str, ...]:
+        """What makes a record the same record: the silver key, or for SCD2 the entity key."""
+        return self.history.entity_key if self.history else self.silver.key
+
+    @property
+    def asset_uri(self) -> str:
+        return f"das://{self.silver.qualified_name}"
+
+    @property
+    def dag_id(self) -> str:
+        return f"ingest_{self.name}"

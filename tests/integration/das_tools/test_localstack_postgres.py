@@ -1,0 +1,259 @@
+"""The local PostgreSQL + PostGIS cluster manager against the machine's real PostgreSQL binaries."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import psycopg2.extensions
+import pytest
+
+from das.config import Settings
+from das.errors import ServiceError
+from das_tools.localstack.postgres import (
+    PostgresMissingError,
+    check_database,
+    connect,
+    down,
+    find_bin_dir,
+    format_status,
+    server_major_version,
+    status,
+    up,
+)
+from tests.postgres_fixtures import free_port, make_pg_home, start_or_give_up
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def own_cluster() -> Iterator[Settings]:
+    """Settings for a second cluster these tests may start and stop (the shared one must stay up)."""
+    home = make_pg_home("das-pg-lifecycle-")
+    settings = Settings(home=home, pg_port=free_port())
+    yield settings
+    try:
+        down(settings)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _scalar(cur: psycopg2.extensions.cursor) -> Any:
+    row = cur.fetchone()
+    assert row is not None
+    return row[0]
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has certainly exited (and been reaped)."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_up_is_idempotent_and_down_twice_is_fine(own_cluster: Settings) -> None:
+    assert status(own_cluster).running is False
+
+    start_or_give_up(own_cluster)
+    first = status(own_cluster)
+    second = up(own_cluster)
+
+    assert first.running and second.running
+    assert second.pid == first.pid  # the second up reused the running server
+    assert second.port == own_cluster.pg_port
+    assert any("already running" in note for note in second.notes)
+    assert (own_cluster.logs_dir / "postgres.log").stat().st_size > 0
+    assert "running" in format_status(second)
+
+    down(own_cluster)
+    after_second_down = down(own_cluster)
+    assert after_second_down.running is False
+    assert status(own_cluster).running is False
+    assert "stopped" in format_status(status(own_cluster))
+    with pytest.raises(psycopg2.OperationalError):
+        connect(own_cluster)
+
+
+def test_stale_pid_file_is_removed_and_the_cluster_starts(
+    own_cluster: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    start_or_give_up(own_cluster)
+    pid_file = own_cluster.pg_data_dir / "postmaster.pid"
+    real_lines = pid_file.read_text().splitlines()
+    down(own_cluster)
+    assert not pid_file.exists()
+
+    # What a crash leaves behind: the server's own pid file naming a process that is gone.
+    stale_pid = _dead_pid()
+    pid_file.write_text("\n".join([str(stale_pid), *real_lines[1:]]) + "\n")
+    assert status(own_cluster).running is False
+
+    with caplog.at_level(logging.WARNING, logger="das_tools.localstack.postgres"):
+        started = up(own_cluster)
+
+    assert started.running
+    assert started.pid != stale_pid
+    assert any("stale" in note and str(stale_pid) in note for note in started.notes)
+    assert any("stale" in record.getMessage() for record in caplog.records)
+    down(own_cluster)
+
+
+def test_a_running_cluster_on_another_port_is_reported(own_cluster: Settings) -> None:
+    start_or_give_up(own_cluster)
+    try:
+        moved = own_cluster.model_copy(update={"pg_port": own_cluster.pg_port + 1})
+        with pytest.raises(ServiceError, match=rf"already running on port {own_cluster.pg_port}"):
+            up(moved)
+    finally:
+        down(own_cluster)
+
+
+def test_databases_exist_and_postgis_works(pg_settings: Settings, pg_conn: psycopg2.extensions.connection) -> None:
+    current = status(pg_settings)
+    assert current.running
+    assert {"das", "airflow"} <= set(current.databases)
+    assert current.postgis_version is not None
+
+    with pg_conn.cursor() as cur:
+        cur.execute("SELECT current_database(), postgis_full_version()")
+        row = cur.fetchone()
+        assert row is not None
+        database, full_version = row
+        cur.execute("SELECT ST_Distance(ST_GeogFromText('POINT(0 51)'), ST_GeogFromText('POINT(0 52)'))")
+        one_degree_m = _scalar(cur)
+    assert database == "das"
+    assert full_version.startswith('POSTGIS="3')
+    assert 110_000 < one_degree_m < 112_000  # one degree of latitude is about 111 km
+    assert pg_conn.autocommit is False
+
+
+def test_connect_reaches_a_named_database(pg_settings: Settings) -> None:
+    conn = connect(pg_settings, "airflow")
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT current_database()")
+            assert _scalar(cur) == "airflow"
+    finally:
+        conn.close()
+
+
+def test_pg_conn_rolls_back_what_a_test_wrote(pg_settings: Settings, pg_conn: psycopg2.extensions.connection) -> None:
+    with pg_conn.cursor() as cur:
+        cur.execute("CREATE TABLE rollback_probe (id int)")
+    pg_conn.rollback()  # what the fixture does at teardown
+    other = connect(pg_settings)
+    try:
+        with other.cursor() as cur:
+            cur.execute("SELECT to_regclass('public.rollback_probe')")
+            assert _scalar(cur) is None
+    finally:
+        other.close()
+
+
+def test_port_in_use_is_a_one_line_error_naming_the_port(tmp_path: Path) -> None:
+    home = make_pg_home("das-pg-busy-")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        busy_port = squatter.getsockname()[1]
+        settings = Settings(home=home, pg_port=busy_port)
+        try:
+            with pytest.raises(ServiceError) as raised:
+                up(settings)
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+    message = str(raised.value)
+    assert str(busy_port) in message
+    assert "DAS_PG_PORT" in message
+    assert "\n" not in message
+    assert not isinstance(raised.value, PostgresMissingError)
+
+
+def test_empty_pg_bin_dir_is_an_error_naming_the_setting_and_installs_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty_bin = tmp_path / "empty-bin"
+    empty_bin.mkdir()
+    # An apt-get that only records being called: an explicit DAS_PG_BIN_DIR must never trigger an install.
+    fake_bin = tmp_path / "fake-apt"
+    fake_bin.mkdir()
+    called = tmp_path / "apt-get-was-called"
+    fake_apt = fake_bin / "apt-get"
+    fake_apt.write_text(f"#!/bin/sh\ntouch {called}\nexit 1\n")
+    fake_apt.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_bin}{os.pathsep}{os.environ['PATH']}")
+
+    settings = Settings(home=tmp_path / "home", pg_port=free_port(), pg_bin_dir=empty_bin)
+    with pytest.raises(PostgresMissingError) as raised:
+        up(settings)
+
+    message = str(raised.value)
+    assert "DAS_PG_BIN_DIR" in message
+    assert str(empty_bin) in message
+    assert "initdb" in message
+    assert "\n" not in message
+    assert not called.exists()
+    assert not settings.pg_data_dir.exists()
+
+
+def test_unreachable_managed_database_is_a_one_line_error(tmp_path: Path) -> None:
+    nobody_port = free_port()
+    settings = Settings(
+        home=tmp_path / "home",
+        database_url=f"postgresql+psycopg2://das:s3cret@127.0.0.1:{nobody_port}/das",
+    )
+    with pytest.raises(ServiceError) as raised:
+        check_database(settings)
+    message = str(raised.value)
+    assert "DAS_DATABASE_URL" in message
+    assert str(nobody_port) in message
+    assert "s3cret" not in message
+    assert "\n" not in message
+    assert status(settings).running is False
+
+
+def test_up_with_a_managed_database_starts_nothing_locally(pg_settings: Settings, tmp_path: Path) -> None:
+    # The shared cluster plays the managed PostGIS; this home must stay empty.
+    managed = Settings(
+        home=tmp_path / "managed-home",
+        database_url=f"postgresql://{pg_settings.pg_user}@127.0.0.1:{pg_settings.pg_port}/{pg_settings.pg_database}",
+    )
+    result = up(managed)
+    assert result.managed and result.running
+    assert result.postgis_version is not None
+    assert not managed.pg_data_dir.exists()
+    assert down(managed).running  # down leaves a managed database alone
+
+
+def test_missing_postgis_names_the_package_for_the_server_version(tmp_path: Path) -> None:
+    real_bin = find_bin_dir(Settings(home=tmp_path / "probe"))
+    if real_bin is None:
+        pytest.skip("no PostgreSQL binaries on this machine to build a PostGIS-less bin dir from")
+    # A bin dir with the real server but a share dir without postgis.control in it.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("initdb", "pg_ctl", "postgres"):
+        (bin_dir / name).symlink_to(real_bin / name)
+    empty_share = tmp_path / "share"
+    (empty_share / "extension").mkdir(parents=True)
+    pg_config = bin_dir / "pg_config"
+    pg_config.write_text(f"#!/bin/sh\necho {empty_share}\n")
+    pg_config.chmod(0o755)
+    major = server_major_version(real_bin)
+
+    settings = Settings(home=tmp_path / "home", pg_port=free_port(), pg_bin_dir=bin_dir)
+    with pytest.raises(PostgresMissingError) as raised:
+        up(settings)
+
+    message = str(raised.value)
+    assert f"postgresql-{major}-postgis-3" in message
+    assert "PostGIS" in message
+    assert "\n" not in message
+    assert not settings.pg_data_dir.exists()

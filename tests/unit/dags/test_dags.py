@@ -1,0 +1,49 @@
+"""Every DAG imports without a database or services and follows the team's conventions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+DAGS_FOLDER = Path(__file__).resolve().parents[3] / "dags"
+EXPECTED = {"ingest_cameras", "ingest_crimes", "ingest_hotlist", "ingest_anpr", "build_flags"}
+
+
+@pytest.fixture(scope="module")
+def dagbag():  # type: ignore[no-untyped-def]
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS_FOLDER))
+
+
+def test_every_dag_imports_without_errors(dagbag) -> None:  # type: ignore[no-untyped-def]
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == EXPECTED
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED))
+def test_dag_conventions(dagbag, dag_id: str) -> None:  # type: ignore[no-untyped-def]
+    dag = dagbag.dags[dag_id]
+    assert dag.doc_md and dag_id in dag.doc_md
+    assert dag.tags and "das" in dag.tags
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1
+    for task in dag.tasks:
+        assert task.owner == "das-data-engineering"
+        assert task.retries >= 1
+        assert task.on_failure_callback, f"{dag_id}.{task.task_id} has no failure alert"
+
+
+def test_ingest_dags_emit_silver_assets_and_flags_dag_consumes_them(dagbag) -> None:  # type: ignore[no-untyped-def]
+    uris = set()
+    for source in ("cameras", "crimes", "hotlist", "anpr"):
+        dag = dagbag.dags[f"ingest_{source}"]
+        outlets = [o for t in dag.tasks for o in t.outlets]
+        uris |= {o.uri for o in outlets}
+    assert uris == {"das://silver/cameras", "das://silver/crimes", "das://silver/hotlist", "das://silver/anpr_reads"}
+    flags = dagbag.dags["build_flags"]
+    assert type(flags.timetable).__name__ == "AssetTriggeredTimetable"
+    assert "anpr_reads" in str(flags.timetable.asset_condition)
