@@ -22,6 +22,18 @@ SAMPLES_DIR = REPO_ROOT / "data" / "samples"
 GREATER_LONDON_BBOX = (-0.65, 51.20, 0.45, 51.80)
 
 
+class IngestLimits(BaseModel):
+    """What one landing file may cost. Over ``max_decompressed_bytes`` or ``max_fields`` the file is quarantined
+    whole (``limit_exceeded``); a record over ``max_record_bytes`` (a JSON Lines line), ``max_field_chars`` or
+    ``max_depth`` (JSON nesting) is quarantined alone (``malformed_row``)."""
+
+    max_decompressed_bytes: int = 16 << 30
+    max_record_bytes: int = 1 << 20
+    max_field_chars: int = 1 << 16
+    max_depth: int = 32
+    max_fields: int = 1_000
+
+
 class HotlistHitParams(BaseModel):
     fuzzy_enabled: bool = True
     fuzzy_score_factor: float = 0.6  # a fuzzy hit scores at most this share of an exact hit
@@ -100,6 +112,9 @@ class Settings(BaseSettings):
     airflow_database_url: str | None = None
     pg_bin_dir: Path | None = None
 
+    locks_dir_setting: Path | None = Field(default=None, alias="DAS_LOCKS_DIR")
+    lock_timeout_s: float = 3600.0
+
     spark_master: str = "local[*]"
     spark_driver_memory: str = "4g"
     spark_shuffle_partitions: int = 8
@@ -115,6 +130,7 @@ class Settings(BaseSettings):
     anpr_schedule_minutes: int = 5
     detection_days: int = 1  # detectors look at the latest N days of reads (camera_silent adds its baseline)
 
+    ingest: IngestLimits = IngestLimits()
     hotlist_hit: HotlistHitParams = HotlistHitParams()
     cloned_plate: ClonedPlateParams = ClonedPlateParams()
     convoy: ConvoyParams = ConvoyParams()
@@ -169,6 +185,10 @@ class Settings(BaseSettings):
     @property
     def airflow_home(self) -> Path:
         return self.home_abs / "airflow"
+
+    @property
+    def locks_dir(self) -> Path:
+        return (self.locks_dir_setting or self.home_abs / "locks").expanduser().resolve()
 
     @property
     def logs_dir(self) -> Path:

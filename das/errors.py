@@ -23,3 +23,7 @@ class QualityGateError(DasError):
 
 class LakeError(DasError):
     """A Delta table could not be read or written."""
+
+
+class LakeConflictError(LakeError):
+    """A concurrent commit changed data this write read: recompute from the new version and retry."""

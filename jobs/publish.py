@@ -1,41 +1,75 @@
-"""Publish what an ingest run changed from silver Delta into PostGIS, by the source spec's publish mode."""
+"""Publish what ingest runs changed from silver Delta into PostGIS, by the source spec's publish mode.
+
+What to publish comes from the run journal, not from the caller: every run that committed and is not yet
+published is published, then its entry is removed. So a publish task that was killed, or never ran, is made good
+by the next one, and publishing twice changes nothing (each slice is replaced in one transaction).
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from typing import Any
 
 from pyspark.sql import functions as F
 
-from das import postgis
+from das import locks, postgis
 from das.config import Settings
+from das.faults import crash_point
 from das.lake import Lake
+from jobs.ingest.journal import COMMITTED, FAILED, Journal
 from jobs.ingest.spec import SourceSpec
 from schemas.postgis import copy_columns
 from schemas.tables import INGEST_RUNS
 
+log = logging.getLogger("das.publish")
 
-def publish_run(lake: Lake, settings: Settings, spec: SourceSpec, summary: dict[str, Any]) -> dict[str, int]:
-    """The run's ledger rows, then the silver slices it changed; returns rows published per PostGIS table."""
-    published: dict[str, int] = {}
-    if summary.get("run_id"):
-        runs = lake.read(INGEST_RUNS).where(F.col("ingest_run_id") == summary["run_id"])
+
+def publish_run(
+    lake: Lake, settings: Settings, spec: SourceSpec, summary: dict[str, Any] | None = None
+) -> dict[str, int]:
+    """Publish every committed, unpublished run of ``spec``; returns rows published per PostGIS table.
+
+    ``summary`` (the ingest task's result) only orders this task after that ingest.
+    """
+    with locks.held(settings, f"publish-{spec.name}", purpose=f"publish {spec.name}"):
+        journal = Journal(lake.root, lake.storage_options)
+        entries = journal.entries(spec.name, COMMITTED) + [
+            e for e in journal.entries(spec.name, FAILED) if not e.ledger_published
+        ]
+        published: dict[str, int] = {}
+        if not entries:
+            return published
+        runs = lake.read(INGEST_RUNS).where(F.col("ingest_run_id").isin([e.run_id for e in entries]))
         published[INGEST_RUNS.postgis_name or ""] = postgis.publish_upsert(settings, INGEST_RUNS, runs.toArrow())
-    if summary.get("rows_published", 0) == 0 or spec.publish == "none":
+        committed = [e for e in entries if e.status == COMMITTED]
+        if spec.publish != "none" and any(e.rows_published for e in committed):
+            published.update(
+                _publish_silver(lake, settings, spec, sorted({p for e in committed for p in e.published_partitions}))
+            )
+        crash_point("publish:after-postgis")
+        for entry in entries:
+            if entry.status == COMMITTED:
+                journal.remove(entry)
+            else:  # a run that did not reconcile stays in the journal, visible, until someone acts
+                entry.ledger_published = True
+                journal.write(entry)
+        log.info("published %s runs %s: %s", spec.name, [e.run_id for e in entries], published)
         return published
+
+
+def _publish_silver(lake: Lake, settings: Settings, spec: SourceSpec, partitions: list[str]) -> dict[str, int]:
     table = spec.silver
     target = table.postgis_name or ""
     if spec.publish == "replace":
-        published[target] = postgis.publish_replace(settings, table, lake.read(table).toArrow())
-    elif spec.publish == "upsert":
-        published[target] = postgis.publish_upsert(settings, table, lake.read(table).toArrow())
-    else:  # day_partitions
-        column = table.partition_by[0]
-        total = 0
-        for value in summary.get("published_partitions", []):
-            day = date.fromisoformat(value)
-            # Streamed from the lake in Arrow batches: a day of reads is too big to collect on the driver.
-            batches = lake.iter_batches(table, partitions=[(column, "=", day)], columns=copy_columns(table))
-            total += postgis.publish_day_partition(settings, table, batches, day)
-        published[target] = total
-    return published
+        return {target: postgis.publish_replace(settings, table, lake.read(table).toArrow())}
+    if spec.publish == "upsert":
+        return {target: postgis.publish_upsert(settings, table, lake.read(table).toArrow())}
+    column = table.partition_by[0]
+    total = 0
+    for value in partitions:
+        day = date.fromisoformat(value)
+        # Streamed from the lake in Arrow batches: a day of reads is too big to collect on the driver.
+        batches = lake.iter_batches(table, partitions=[(column, "=", day)], columns=copy_columns(table))
+        total += postgis.publish_day_partition(settings, table, batches, day)
+    return {target: total}

@@ -15,10 +15,12 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from das import locks
 from das.config import Settings, ensure_local_dirs, get_settings
+from das.errors import LakeConflictError
 from das.lake import Lake, build_lake
 from das.spark import build_spark
-from jobs.ingest.outcomes import IngestResult
+from jobs.ingest.outcomes import FAILED_EARLIER, SKIPPED, IngestResult
 from jobs.ingest.pipeline import ingest_source
 from jobs.sources import source_spec, source_specs
 from schemas.tables import GOLD_FLAGS, SILVER_ANPR_READS, SILVER_CAMERAS, SILVER_CRIMES, SILVER_HOTLIST
@@ -42,10 +44,12 @@ def runtime(settings: Settings | None = None) -> Runtime:
 
 def summarise_ingest(result: IngestResult) -> dict[str, Any]:
     return {
-        "run_id": result.run_id,
+        "run_id": result.run_id if result.files else None,
         "source": result.source,
+        "recovered_runs": result.recovered_runs,
         "files": len(result.files),
-        "files_skipped": sum(1 for f in result.files if f.status == "skipped_duplicate_file"),
+        "files_skipped": sum(1 for f in result.files if f.status == SKIPPED),
+        "files_failed_earlier": sum(1 for f in result.files if f.status == FAILED_EARLIER),
         "rows_landed": result.total("rows_landed"),
         "rows_published": result.total("rows_published"),
         "rows_quarantined": result.total("rows_quarantined"),
@@ -58,29 +62,23 @@ def summarise_ingest(result: IngestResult) -> dict[str, Any]:
 
 
 def ingest(
-    source: str, path: str | Path | None = None, *, settings: Settings | None = None, now: datetime | None = None
+    source: str,
+    path: str | Path | None = None,
+    *,
+    settings: Settings | None = None,
+    now: datetime | None = None,
+    retry_failed: bool = False,
 ) -> dict[str, Any]:
-    """Ingest one source's landing files (default: ``<landing>/<source>``) into bronze/silver/quarantine."""
+    """Ingest one source's landing files (default: ``<landing>/<source>``) into bronze/silver/quarantine.
+
+    Interrupted runs of the source are finished first, even when nothing new has landed.
+    """
     spec = source_spec(source)
     rt = runtime(settings)
     folder = Path(path) if path else rt.settings.landing / spec.name
     if not folder.exists():
         log.info("nothing landed for %s at %s", spec.name, folder)
-        return {
-            "source": source,
-            "files": 0,
-            "rows_landed": 0,
-            "rows_published": 0,
-            "rows_quarantined": 0,
-            "rows_duplicate": 0,
-            "quarantine_reasons": {},
-            "published_partitions": [],
-            "data_docs": [],
-            "messages": [],
-            "files_skipped": 0,
-            "run_id": None,
-        }
-    result = ingest_source(rt.spark, rt.lake, rt.settings, spec, folder, now=now)
+    result = ingest_source(rt.spark, rt.lake, rt.settings, spec, folder, now=now, retry_failed=retry_failed)
     summary = summarise_ingest(result)
     log.info("ingest %s: %s", source, summary)
     return summary
@@ -125,16 +123,31 @@ def detect(
     new_flags = _union_flags(rt.spark, list(frames.values()))
     new_flags = new_flags.persist()
     counts = {r["flag_type"]: r["count"] for r in new_flags.groupBy("flag_type").count().collect()}
-    existing = rt.lake.read(GOLD_FLAGS)
-    # A re-run produces the same flag_ids: they replace themselves, other flags stay.
-    kept = existing.join(new_flags.select("flag_id"), "flag_id", "left_anti")
-    merged = kept.unionByName(new_flags.select(*GOLD_FLAGS.column_names))
-    rt.lake.commit(rt.lake.stage(GOLD_FLAGS, merged), "overwrite")
-    published = postgis.publish_flags(rt.settings, new_flags.toArrow()) if counts else {"flags": 0}
+    with locks.held(rt.settings, "gold-flags", purpose="merge detector flags"):
+        _merge_flags(rt, new_flags)
+        published = postgis.publish_flags(rt.settings, new_flags.toArrow()) if counts else {"flags": 0}
     new_flags.unpersist()
     summary = {"flags_by_type": {t: counts.get(t, 0) for t in frames}, "published": published}
     log.info("detect: %s", summary)
     return summary
+
+
+def _merge_flags(rt: Runtime, new_flags: DataFrame, attempts: int = 3) -> None:
+    """Merge by flag_id into gold: a re-run's flags replace themselves, other flags stay. Computed from one
+    version and committed against it, so a concurrent writer's commit is never lost (we recompute instead)."""
+    for attempt in range(1, attempts + 1):
+        version = rt.lake.version(GOLD_FLAGS)
+        existing = rt.lake.read(GOLD_FLAGS, version=version) if version >= 0 else rt.lake.read(GOLD_FLAGS)
+        kept = existing.join(new_flags.select("flag_id"), "flag_id", "left_anti")
+        merged = kept.unionByName(new_flags.select(*GOLD_FLAGS.column_names))
+        staged = rt.lake.stage(GOLD_FLAGS, merged, read_version=version if version >= 0 else None)
+        try:
+            rt.lake.commit(staged, "overwrite")
+            return
+        except LakeConflictError:
+            if attempt == attempts:
+                raise
+            log.warning("gold flags changed while merging (attempt %d); merging again", attempt)
 
 
 def _union_flags(spark: SparkSession, frames: list[DataFrame]) -> DataFrame:

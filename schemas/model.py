@@ -167,7 +167,7 @@ class Table:
 
 LINEAGE_COLUMNS: tuple[Column, ...] = (
     Column("source_file", "string", False, "Landing file the row came from"),
-    Column("source_checksum", "string", False, "SHA-256 of the landing file's bytes"),
+    Column("source_checksum", "string", False, "SHA-256 of the landing file (with its mapping file's, when mapped)"),
     Column("row_number", "long", False, "1-based record number within the file"),
     Column("ingest_run_id", "string", False, "The ingest run that wrote the row"),
     Column("ingested_at", "timestamp", False, "When the row was ingested (UTC)"),

@@ -29,6 +29,9 @@ FLAG_TYPES = (
 FLAG_STATUSES = ("new", "acknowledged", "dismissed", "escalated")
 QUARANTINE_REASONS = (
     "unreadable_file",
+    "limit_exceeded",
+    "invalid_mapping",
+    "conflicting_key",
     "missing_required_columns",
     "empty_file",
     "malformed_row",

@@ -61,6 +61,9 @@ class StagedWrite:
     path: str
     rows: int | None = None
     files: list[str] = field(default_factory=list)
+    # The table version the staged data was computed from. A commit then fails (LakeConflictError) when a
+    # concurrent commit removed data it read, instead of silently losing that commit; the caller recomputes.
+    read_version: int | None = None
 
     def read(self, spark: SparkSession) -> DataFrame:
         """The staged data, read back from the written files, for the audit step."""
@@ -113,14 +116,23 @@ class Lake:
 
         return df.select(*[conformed(f.name, f.dataType) for f in schema.fields])
 
-    def stage(self, table: Table, df: DataFrame) -> StagedWrite:
+    def stage(self, table: Table, df: DataFrame, read_version: int | None = None) -> StagedWrite:
         """Write ``df`` (conformed to the declaration) as Parquet files no reader sees yet."""
         stage_path = f"{self.table_path(table)}/{STAGING_DIR}/{uuid.uuid4().hex}"
         writer = self._conform(table, df).write.mode("errorifexists")
         if table.partition_by:
             writer = writer.partitionBy(*table.partition_by)
         writer.parquet(stage_path)
-        return StagedWrite(table=table, path=stage_path, files=self.list_parquet(stage_path))
+        return StagedWrite(table=table, path=stage_path, files=self.list_parquet(stage_path), read_version=read_version)
+
+    def committed(self, table: Table, txn: str) -> bool:
+        """Whether a commit tagged with the application transaction ``txn`` is in the table (idempotent writes)."""
+        from deltalake import DeltaTable
+
+        path = self.table_path(table)
+        if not DeltaTable.is_deltatable(path, storage_options=self.storage_options):
+            return False
+        return DeltaTable(path, storage_options=self.storage_options).transaction_version(txn) is not None
 
     def list_parquet(self, path: str) -> list[str]:
         if self.is_local():
@@ -167,7 +179,15 @@ class Lake:
     ) -> DataFrame:
         raise NotImplementedError
 
-    def commit(self, staged: StagedWrite, mode: WriteMode = "append", replace_where: Sequence[Condition] = ()) -> int:
+    def commit(
+        self,
+        staged: StagedWrite,
+        mode: WriteMode = "append",
+        replace_where: Sequence[Condition] = (),
+        txn: str | None = None,
+    ) -> int:
+        """Publish the staged files in one Delta commit; with ``txn``, a commit already made under it is not
+        repeated (the staged files are dropped) and the table's version is returned."""
         raise NotImplementedError
 
     def delete_where(self, table: Table, conditions: Sequence[Condition]) -> int:
@@ -182,11 +202,11 @@ class Lake:
     def optimize(self, table: Table) -> dict[str, Any]:
         raise NotImplementedError
 
-    def vacuum(self, table: Table, retention_hours: int = 168) -> list[str]:
+    def vacuum(self, table: Table, retention_hours: int = 168, staging_max_age_hours: float = 24.0) -> list[str]:
         raise NotImplementedError
 
-    def append(self, table: Table, df: DataFrame) -> int:
-        return self.commit(self.stage(table, df), "append")
+    def append(self, table: Table, df: DataFrame, txn: str | None = None) -> int:
+        return self.commit(self.stage(table, df), "append", txn=txn)
 
     def iter_batches(
         self, table: Table, partitions: Sequence[Condition] = (), columns: Sequence[str] | None = None

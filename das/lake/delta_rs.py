@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -20,7 +21,7 @@ import pyarrow.parquet as pq
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
-from das.errors import LakeError
+from das.errors import LakeConflictError, LakeError
 from das.lake.base import (
     STAGING_DIR,
     Condition,
@@ -138,16 +139,34 @@ class DeltaRsLake(Lake):
         mtime = int(info.mtime.timestamp() * 1000) if info.mtime else 0
         return {"size": info.size, "mtime_ms": mtime, "parquet": pq.ParquetFile(fs.open_input_file(dst_path))}
 
-    def commit(self, staged: StagedWrite, mode: WriteMode = "append", replace_where: Sequence[Condition] = ()) -> int:
+    def commit(
+        self,
+        staged: StagedWrite,
+        mode: WriteMode = "append",
+        replace_where: Sequence[Condition] = (),
+        txn: str | None = None,
+    ) -> int:
+        from deltalake import CommitProperties, Transaction
+        from deltalake.exceptions import CommitFailedError
+
         table = staged.table
         self._ensure_table(table)
+        if txn is not None and self.committed(table, txn):
+            self.abort(staged)  # made before a crash: the rerun adds nothing
+            return self.version(table)
+        properties = CommitProperties(
+            app_transactions=[Transaction(txn, 1)] if txn else None,
+            custom_metadata={"das.txn": txn} if txn else None,
+        )
         partition_only = all(c[0] in table.partition_by and c[1] != "in" for c in replace_where)
         try:
             if mode == "overwrite" and replace_where and not partition_only:
-                self._overwrite_rows(staged, replace_where)
+                self._overwrite_rows(staged, replace_where, properties)
             else:
                 actions = self._add_actions(staged)
-                dt = self._delta_table(table)
+                # Committing from the snapshot the data was computed from lets delta-rs detect a concurrent
+                # commit that removed data we read (optimistic concurrency), instead of overwriting it blindly.
+                dt = self._delta_table(table, staged.read_version)
                 filters = [(c, op, partition_literal(v)) for c, op, v in replace_where] if replace_where else None
                 dt.create_write_transaction(
                     actions,
@@ -155,12 +174,18 @@ class DeltaRsLake(Lake):
                     schema=table.arrow_schema(),
                     partition_by=list(table.partition_by) or None,
                     partition_filters=filters,
+                    commit_properties=properties,
                 )
+        except CommitFailedError as exc:
+            raise LakeConflictError(
+                f"{table.qualified_name}: a concurrent commit changed data this write read (version "
+                f"{staged.read_version}); recompute from the current version and retry ({exc})"
+            ) from exc
         finally:
             self.abort(staged)
         return self.version(table)
 
-    def _overwrite_rows(self, staged: StagedWrite, replace_where: Sequence[Condition]) -> None:
+    def _overwrite_rows(self, staged: StagedWrite, replace_where: Sequence[Condition], properties: Any) -> None:
         """Replace rows matching a non-partition predicate in one commit (delta-rs rewrites affected files)."""
         import pyarrow.dataset as pads
         from deltalake import write_deltalake
@@ -185,6 +210,7 @@ class DeltaRsLake(Lake):
             partition_by=list(table.partition_by) or None,
             schema_mode=None,
             storage_options=self.storage_options,
+            commit_properties=properties,
         )
 
     def delete_where(self, table: Table, conditions: Sequence[Condition]) -> int:
@@ -201,8 +227,9 @@ class DeltaRsLake(Lake):
             return {}
         return dict(self._delta_table(table).optimize.compact())
 
-    def vacuum(self, table: Table, retention_hours: int = 168) -> list[str]:
-        """Remove files no longer in the log (older than the retention) and abandoned staging files."""
+    def vacuum(self, table: Table, retention_hours: int = 168, staging_max_age_hours: float = 24.0) -> list[str]:
+        """Remove files no longer in the log (older than the retention) and staging folders abandoned for longer
+        than ``staging_max_age_hours`` (younger ones may belong to a write still under way)."""
         if not self.exists(table):
             return []
         removed = self._delta_table(table).vacuum(
@@ -210,8 +237,16 @@ class DeltaRsLake(Lake):
         )
         if self.is_local():
             staging = self.local_path(f"{self.table_path(table)}/{STAGING_DIR}")
+            cutoff = time.time() - staging_max_age_hours * 3600
             if staging.exists():
                 for leftover in staging.iterdir():
-                    shutil.rmtree(leftover, ignore_errors=True)
-                    removed.append(str(leftover))
+                    if _newest_mtime(leftover) < cutoff:
+                        shutil.rmtree(leftover, ignore_errors=True)
+                        removed.append(str(leftover))
         return list(removed)
+
+
+def _newest_mtime(path: Path) -> float:
+    """The latest modification time of a folder or anything in it (a writer touches it as it goes)."""
+    times = [path.stat().st_mtime, *(p.stat().st_mtime for p in path.rglob("*"))]
+    return max(times)

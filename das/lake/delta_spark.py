@@ -40,9 +40,20 @@ class DeltaSparkLake(Lake):
         df = reader.load(self.table_path(table))
         return df.where(predicate_sql(partitions)) if partitions else df
 
-    def commit(self, staged: StagedWrite, mode: WriteMode = "append", replace_where: Sequence[Condition] = ()) -> int:
+    def commit(
+        self,
+        staged: StagedWrite,
+        mode: WriteMode = "append",
+        replace_where: Sequence[Condition] = (),
+        txn: str | None = None,
+    ) -> int:
         table = staged.table
+        if txn is not None and self.committed(table, txn):
+            self.abort(staged)
+            return self.version(table)
         writer = staged.read(self.spark).write.format("delta").mode(mode)
+        if txn is not None:  # Delta's idempotent writes: the same (app id, version) is written once
+            writer = writer.option("txnAppId", txn).option("txnVersion", 1)
         if table.partition_by:
             writer = writer.partitionBy(*table.partition_by)
         if mode == "overwrite" and replace_where:
@@ -74,7 +85,7 @@ class DeltaSparkLake(Lake):
         rows = self._delta(table).optimize().executeCompaction().collect()
         return rows[0].asDict(recursive=True) if rows else {}
 
-    def vacuum(self, table: Table, retention_hours: int = 168) -> list[str]:
+    def vacuum(self, table: Table, retention_hours: int = 168, staging_max_age_hours: float = 24.0) -> list[str]:
         if not self.exists(table):
             return []
         self.spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")

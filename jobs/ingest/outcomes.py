@@ -11,6 +11,7 @@ from typing import Any
 from schemas.tables import INGEST_RUNS
 
 SUCCEEDED, FAILED, SKIPPED = "succeeded", "failed", "skipped_duplicate_file"
+FAILED_EARLIER = "failed_earlier"  # a file of a run that did not reconcile: skipped, not re-appended
 
 
 @dataclass
@@ -49,6 +50,7 @@ class IngestResult:
     quality_reports: list[Any] = field(default_factory=list)
     data_docs: list[str] = field(default_factory=list)
     published_partitions: list[str] = field(default_factory=list)  # silver partition values the run added rows to
+    recovered_runs: list[str] = field(default_factory=list)  # interrupted runs this call finished first
 
     def total(self, attribute: str) -> int:
         return sum(getattr(f, attribute) for f in self.files)
@@ -82,4 +84,5 @@ def ledger_rows(result: IngestResult, started: datetime, finished: datetime) -> 
             }
         )
         for f in result.files
+        if f.status not in (SKIPPED, FAILED_EARLIER)  # already in the ledger
     ]

@@ -1,13 +1,19 @@
-"""Read a landing file into raw string columns, streaming, with bounded memory.
+"""Read a landing file into raw string columns, streaming, with bounded memory, never raising for bad content.
 
 The output is a Parquet file of string columns (named by the normalised header) plus ``_row_number`` (1-based record
-ordinal) and ``_record`` (the raw record as a JSON object with the original field names), together with the list of
-records that could not be parsed and, when the file cannot be read at all, the reason. Nothing is dropped silently:
-every record is either in the Parquet output or in ``malformed``.
+ordinal) and ``_record`` (the raw record as a JSON object with the original field names), and a second Parquet file
+of the records that could not be parsed (their number, raw text and what was wrong). When the file cannot be read
+at all, ``file_error`` says why. Nothing is dropped silently: every record is in one of the two outputs.
+
+Limits (``das.config.IngestLimits``, from ``DAS_INGEST__*``) bound what one file can cost: the decompressed size
+(a larger file is quarantined whole), a record's size and a field's length (that record is quarantined), JSON
+nesting depth (that record is quarantined) and the number of distinct fields (the file is quarantined). Memory is
+bounded by the batch size, never by the file: JSON and GeoJSON are read with a streaming parser (ijson) in two
+passes (field names, then records), so no document is ever held whole.
 
 CSV: gzip, UTF-8 with or without BOM, or latin-1; quoted fields with embedded newlines; the delimiter is taken from
 the header (``,`` ``;`` tab ``|``). Clean files take a fast multi-threaded Arrow path; a file with structurally
-malformed records is re-read with Python's csv module, which reports exact record numbers.
+malformed records (or over-long fields) is re-read with Python's csv module, which reports exact record numbers.
 """
 
 from __future__ import annotations
@@ -16,31 +22,37 @@ import codecs
 import csv
 import io
 import json
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+import ijson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from das.config import IngestLimits
 from jobs.ingest.landing import LandedFile
 from schemas.landing import normalise_field_name
+
+log = logging.getLogger("das.ingest.parsing")
 
 ROW_NUMBER = "_row_number"
 RECORD = "_record"
 BATCH_ROWS = 200_000
+MALFORMED_RAW_CHARS = 10_000  # how much of a malformed record's raw text is kept for the quarantine
 _SNIFF_BYTES = 1 << 20
 _DELIMITERS = (",", ";", "\t", "|")
+MALFORMED_SCHEMA = pa.schema(
+    [pa.field("row_number", pa.int64()), pa.field("raw", pa.string()), pa.field("detail", pa.string())]
+)
 
 
-@dataclass(frozen=True)
-class MalformedRecord:
-    row_number: int
-    raw: str
-    detail: str
+class LimitExceeded(Exception):
+    """The file is over a limit that makes the whole file unusable."""
 
 
 @dataclass
@@ -50,13 +62,18 @@ class ParsedFile:
     output: Path | None = None
     columns: dict[str, str] = field(default_factory=dict)  # normalised name -> original name
     rows_parsed: int = 0
-    malformed: list[MalformedRecord] = field(default_factory=list)
+    malformed_output: Path | None = None
+    malformed_count: int = 0
     file_error: tuple[str, str] | None = None  # (reason_code, detail) when the whole file is unusable
     warnings: list[str] = field(default_factory=list)
 
     @property
     def rows_landed(self) -> int:
-        return self.rows_parsed + len(self.malformed)
+        return self.rows_parsed + self.malformed_count
+
+    def read_malformed(self) -> list[dict[str, Any]]:
+        """The malformed records (small per file in practice; the pipeline reads them with Spark)."""
+        return pq.read_table(self.malformed_output).to_pylist() if self.malformed_output else []
 
 
 def _unique_names(names: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -82,26 +99,115 @@ def detect_encoding(sample: bytes) -> str:
         return "utf-8" if exc.start >= len(sample) - 3 else "latin-1"
 
 
-def parse_file(landed: LandedFile, out_dir: Path) -> ParsedFile:
-    """Parse one landing file. Never raises for bad content: problems are recorded on the result."""
+class _Limited(io.RawIOBase):
+    """A binary stream that refuses to yield more than ``limit`` bytes (a gzip bomb stops here)."""
+
+    def __init__(self, inner: IO[bytes], limit: int):
+        self.inner, self.limit, self.count = inner, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.inner.read(len(buffer))
+        self.count += len(data)
+        if self.count > self.limit:
+            raise LimitExceeded(
+                f"decompressed size exceeds {self.limit:,} bytes (DAS_INGEST__MAX_DECOMPRESSED_BYTES); split the file"
+            )
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.inner.close()
+        super().close()
+
+
+def open_limited(landed: LandedFile, limits: IngestLimits) -> IO[bytes]:
+    return io.BufferedReader(_Limited(landed.open_binary(), limits.max_decompressed_bytes), buffer_size=1 << 20)
+
+
+class _MalformedWriter:
+    """Malformed records go to their own Parquet file as they are found (memory stays one batch)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.rows: list[tuple[int, str, str]] = []
+        self.writer: pq.ParquetWriter | None = None
+        self.count = 0
+
+    def add(self, row_number: int, raw: str, detail: str) -> None:
+        self.rows.append((row_number, raw[:MALFORMED_RAW_CHARS], detail))
+        self.count += 1
+        if len(self.rows) >= BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, MALFORMED_SCHEMA, compression="snappy")
+        numbers, raws, details = zip(*self.rows, strict=True)
+        self.writer.write_table(pa.table([list(numbers), list(raws), list(details)], schema=MALFORMED_SCHEMA))
+        self.rows.clear()
+
+    def close(self, result: ParsedFile) -> None:
+        self.flush()
+        if self.writer is not None:
+            self.writer.close()
+            result.malformed_output = self.path
+        result.malformed_count = self.count
+
+
+def parse_file(landed: LandedFile, out_dir: Path, limits: IngestLimits | None = None) -> ParsedFile:
+    """Parse one landing file. Never raises for its content: problems are recorded on the result."""
+    limits = limits or IngestLimits()
+    if landed.problem is not None:
+        return ParsedFile(landed, landed.format_hint, file_error=landed.problem)
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{landed.checksum[:16]}.parquet"
+    bad = _MalformedWriter(out_dir / f"{landed.checksum[:16]}.malformed.parquet")
     fmt = landed.format_hint
     try:
         if fmt == "csv":
-            return _parse_csv(landed, output)
-        if fmt == "jsonl":
-            return _parse_jsonl(landed, output)
-        return _parse_json_document(landed, output)
-    except (OSError, EOFError) as exc:  # e.g. a truncated gzip stream
-        return ParsedFile(landed, fmt, file_error=("unreadable_file", f"cannot read {landed.path.name}: {exc}"))
+            result = _parse_csv(landed, output, bad, limits)
+        elif fmt == "jsonl":
+            result = _parse_jsonl(landed, output, bad, limits)
+        else:
+            result = _parse_json_document(landed, output, bad, limits)
+        bad.close(result)
+        return result
+    except LimitExceeded as exc:
+        return _unusable(landed, fmt, output, bad, "limit_exceeded", f"{landed.path.name}: {exc}")
+    except Exception as exc:  # whatever the bytes are, one bad file never stops the others
+        log.warning("cannot read %s: %s: %s", landed.path, type(exc).__name__, exc)
+        detail = f"cannot read {landed.path.name}: {type(exc).__name__}: {str(exc)[:300]}"
+        return _unusable(landed, fmt, output, bad, "unreadable_file", detail)
+
+
+def _unusable(
+    landed: LandedFile, fmt: str, output: Path, bad: _MalformedWriter, reason: str, detail: str
+) -> ParsedFile:
+    if bad.writer is not None:
+        bad.writer.close()
+    for leftover in (output, bad.path):
+        leftover.unlink(missing_ok=True)
+    return ParsedFile(landed, fmt, file_error=(reason, detail))
 
 
 # ---------------------------------------------------------------- CSV
 
 
-def _read_sample(landed: LandedFile) -> bytes:
-    with landed.open_binary() as handle:
+@dataclass(frozen=True)
+class _CsvLayout:
+    names: list[str]  # normalised, unique
+    original: list[str]  # as in the header
+    delimiter: str
+    encoding: str
+
+
+def _read_sample(landed: LandedFile, limits: IngestLimits) -> bytes:
+    with open_limited(landed, limits) as handle:
         return bytes(handle.read(_SNIFF_BYTES))
 
 
@@ -116,9 +222,9 @@ def _header_and_delimiter(sample: bytes, encoding: str) -> tuple[list[str], str]
     return [h.strip() for h in header], delimiter
 
 
-def _parse_csv(landed: LandedFile, output: Path) -> ParsedFile:
+def _parse_csv(landed: LandedFile, output: Path, bad: _MalformedWriter, limits: IngestLimits) -> ParsedFile:
     result = ParsedFile(landed, "csv")
-    sample = _read_sample(landed)
+    sample = _read_sample(landed, limits)
     if not sample.strip():
         result.file_error = ("empty_file", f"{landed.path.name} is empty: nothing to ingest")
         return result
@@ -131,16 +237,18 @@ def _parse_csv(landed: LandedFile, output: Path) -> ParsedFile:
         result.file_error = ("empty_file", f"{landed.path.name} has no header line")
         return result
     header, delimiter = header_delim
+    if len(header) > limits.max_fields:
+        raise LimitExceeded(f"{len(header)} columns exceed DAS_INGEST__MAX_FIELDS={limits.max_fields}")
     if delimiter != ",":
         result.warnings.append(f"{landed.path.name}: delimiter {delimiter!r} detected from the header")
     if encoding == "latin-1":
         result.warnings.append(f"{landed.path.name}: not valid UTF-8, read as latin-1")
     names, result.columns = _unique_names(header)
+    layout = _CsvLayout(names, header, delimiter, encoding)
     result.output = output
-    if not _parse_csv_arrow(landed, output, names, header, delimiter, encoding, result):
+    if not _parse_csv_arrow(landed, output, layout, result, limits):
         result.rows_parsed = 0
-        result.malformed = []
-        _parse_csv_python(landed, output, names, header, delimiter, encoding, result)
+        _parse_csv_python(landed, output, layout, result, bad, limits)
     return result
 
 
@@ -196,16 +304,15 @@ class _Writer:
         self.writer.close()
 
 
+def _longest_field(batch: pa.RecordBatch) -> int:
+    lengths = [pc.max(pc.utf8_length(column)).as_py() or 0 for column in batch.columns]
+    return max(lengths, default=0)
+
+
 def _parse_csv_arrow(
-    landed: LandedFile,
-    output: Path,
-    names: list[str],
-    original: list[str],
-    delimiter: str,
-    encoding: str,
-    result: ParsedFile,
+    landed: LandedFile, output: Path, layout: _CsvLayout, result: ParsedFile, limits: IngestLimits
 ) -> bool:
-    """Fast path. Returns False when the file has malformed records (the exact path must re-read it)."""
+    """Fast path. Returns False when a record is malformed or too long (the exact path must re-read the file)."""
     invalid: list[Any] = []
 
     def on_invalid(row: Any) -> str:
@@ -213,28 +320,28 @@ def _parse_csv_arrow(
         return "skip"
 
     try:
-        with landed.open_binary() as handle:
+        with open_limited(landed, limits) as handle:
             reader = pacsv.open_csv(
                 handle,
                 read_options=pacsv.ReadOptions(
-                    column_names=names,
+                    column_names=layout.names,
                     skip_rows=1,
                     block_size=8 << 20,
-                    encoding="utf8" if encoding.startswith("utf-8") else encoding,
+                    encoding="utf8" if layout.encoding.startswith("utf-8") else layout.encoding,
                 ),
                 parse_options=pacsv.ParseOptions(
-                    delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
+                    delimiter=layout.delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
                 ),
                 convert_options=pacsv.ConvertOptions(
-                    column_types=dict.fromkeys(names, pa.string()),
+                    column_types=dict.fromkeys(layout.names, pa.string()),
                     strings_can_be_null=False,
                     quoted_strings_can_be_null=False,
                 ),
             )
-            writer = _Writer(output, names, original)
+            writer = _Writer(output, layout.names, layout.original)
             try:
                 for batch in reader:
-                    if invalid:
+                    if invalid or _longest_field(batch) > limits.max_field_chars:
                         return False
                     if batch.num_rows == 0:
                         continue
@@ -255,30 +362,30 @@ def _parse_csv_arrow(
 def _parse_csv_python(
     landed: LandedFile,
     output: Path,
-    names: list[str],
-    original: list[str],
-    delimiter: str,
-    encoding: str,
+    layout: _CsvLayout,
     result: ParsedFile,
+    bad: _MalformedWriter,
+    limits: IngestLimits,
 ) -> None:
     """Exact path: record-by-record, so malformed records keep their record numbers."""
-    expected = len(names)
-    writer = _Writer(output, names, original)
+    expected = len(layout.names)
+    writer = _Writer(output, layout.names, layout.original)
     rows: list[list[str]] = []
     numbers: list[int] = []
+    csv.field_size_limit(limits.max_field_chars)
 
     def flush() -> None:
         if rows:
             columns = list(zip(*rows, strict=True))
-            table = pa.table([pa.array(c, pa.string()) for c in columns], names=names)
+            table = pa.table([pa.array(c, pa.string()) for c in columns], names=layout.names)
             writer.write(table, pa.array(numbers, pa.int64()))
             rows.clear()
             numbers.clear()
 
     try:
-        with landed.open_binary() as raw:
-            text = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
-            reader = csv.reader(text, delimiter=delimiter, strict=False)
+        with open_limited(landed, limits) as raw:
+            text = io.TextIOWrapper(raw, encoding=layout.encoding, errors="replace", newline="")
+            reader = csv.reader(text, delimiter=layout.delimiter, strict=False)
             next(reader, None)  # header
             number = 0
             while True:
@@ -288,17 +395,16 @@ def _parse_csv_python(
                     break
                 except csv.Error as exc:
                     number += 1
-                    result.malformed.append(MalformedRecord(number, "", f"CSV syntax error: {exc}"))
+                    bad.add(
+                        number, "", f"CSV syntax error: {exc} (DAS_INGEST__MAX_FIELD_CHARS={limits.max_field_chars})"
+                    )
                     continue
                 number += 1
                 if not record or (len(record) == 1 and not record[0].strip()):
                     number -= 1  # a blank line is not a record
                     continue
                 if len(record) != expected:
-                    raw_line = delimiter.join(record)
-                    result.malformed.append(
-                        MalformedRecord(number, raw_line, f"expected {expected} fields, found {len(record)}")
-                    )
+                    bad.add(number, layout.delimiter.join(record), f"expected {expected} fields, found {len(record)}")
                     continue
                 rows.append(record)
                 numbers.append(number)
@@ -313,127 +419,288 @@ def _parse_csv_python(
 # ---------------------------------------------------------------- JSON
 
 
-def _flatten(value: Any, prefix: str = "") -> dict[str, str | None]:
+class RecordRejected(Exception):
+    """One JSON record is unusable (too deep, too long a field, not an object); the file goes on."""
+
+
+def _scalar_text(value: Any, limits: IngestLimits) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    try:
+        text = str(value)
+    except ValueError as exc:  # e.g. an integer with more digits than Python will print
+        raise RecordRejected(f"a number is too long to read: {exc}") from exc
+    if len(text) > limits.max_field_chars:
+        raise RecordRejected(
+            f"a field has {len(text):,} characters (DAS_INGEST__MAX_FIELD_CHARS={limits.max_field_chars})"
+        )
+    return text
+
+
+def _flatten(value: Any, limits: IngestLimits, prefix: str = "") -> dict[str, str | None]:
     """Nested objects become dotted keys; scalars become strings; lists become JSON text."""
     flat: dict[str, str | None] = {}
     if isinstance(value, dict):
         for key, inner in value.items():
-            flat.update(_flatten(inner, f"{prefix}{key}."))
+            flat.update(_flatten(inner, limits, f"{prefix}{key}."))
         if not value and prefix:
             flat[prefix[:-1]] = None
         return flat
     key = prefix[:-1]
-    if value is None:
-        flat[key] = None
-    elif isinstance(value, list):
-        flat[key] = json.dumps(value, ensure_ascii=False)
-    elif isinstance(value, bool):
-        flat[key] = "true" if value else "false"
+    if isinstance(value, list):
+        flat[key] = _scalar_text(json.dumps(value, ensure_ascii=False, default=str), limits)
     else:
-        flat[key] = str(value)
+        flat[key] = _scalar_text(value, limits)
     return flat
 
 
-def _geojson_records(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    for feature in doc.get("features") or []:
-        properties = dict(feature.get("properties") or {})
-        geometry = feature.get("geometry") or {}
-        if geometry.get("type") == "Point" and isinstance(geometry.get("coordinates"), list):
-            coords = geometry["coordinates"]
-            properties.setdefault("longitude", coords[0] if len(coords) > 0 else None)
-            properties.setdefault("latitude", coords[1] if len(coords) > 1 else None)
-        if "id" in feature and "id" not in properties:
-            properties["id"] = feature["id"]
-        yield properties
-
-
-def _write_records(result: ParsedFile, output: Path, records: list[tuple[int, dict[str, Any]]]) -> None:
-    keys: list[str] = []
-    seen: set[str] = set()
-    flat_records = []
-    for number, record in records:
-        flat = _flatten(record)
-        flat_records.append((number, flat))
-        for key in flat:
-            if key not in seen:
-                seen.add(key)
-                keys.append(key)
-    names, result.columns = _unique_names(keys)
-    writer = _Writer(output, names, keys)
+def _safe_json(value: Any) -> str:
     try:
-        for start in range(0, len(flat_records), BATCH_ROWS):
-            chunk = flat_records[start : start + BATCH_ROWS]
-            table = (
-                pa.table([pa.array([r.get(k) for _, r in chunk], pa.string()) for k in keys], names=names)
-                if keys
-                else pa.table({})
-            )
+        return json.dumps(value, ensure_ascii=False, default=str)[:MALFORMED_RAW_CHARS]
+    except ValueError:  # an integer too long to print
+        return ""
+
+
+def _build(events: Iterator[tuple[str, Any]], first: tuple[str, Any], limits: IngestLimits, depth: int) -> Any:
+    """One JSON value from ijson basic events, ``first`` being its first event. Over-deep values are skipped
+    to their end (so the stream stays in step) and rejected."""
+    event, value = first
+    if event not in ("start_map", "start_array"):
+        return value
+    if depth >= limits.max_depth:
+        _skip(events)
+        raise RecordRejected(f"nested deeper than {limits.max_depth} levels (DAS_INGEST__MAX_DEPTH)")
+    if event == "start_map":
+        obj: dict[str, Any] = {}
+        rejected: RecordRejected | None = None
+        for event, value in events:
+            if event == "end_map":
+                break
+            key = value  # map_key
+            try:
+                obj[key] = _build(events, next(events), limits, depth + 1)
+            except RecordRejected as exc:
+                rejected = rejected or exc
+        if rejected:
+            raise rejected
+        return obj
+    items: list[Any] = []
+    rejected = None
+    for event, value in events:
+        if event == "end_array":
+            break
+        try:
+            items.append(_build(events, (event, value), limits, depth + 1))
+        except RecordRejected as exc:
+            rejected = rejected or exc
+    if rejected:
+        raise rejected
+    return items
+
+
+def _skip(events: Iterator[tuple[str, Any]]) -> None:
+    """Consume events up to the end of the container just opened."""
+    depth = 1
+    for event, _ in events:
+        if event in ("start_map", "start_array"):
+            depth += 1
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+            if depth == 0:
+                return
+
+
+Item = tuple[int, dict[str, Any] | None, str, str]  # (record number, the record or None, why rejected, raw text)
+
+
+def _array_items(events: Iterator[tuple[str, Any]], limits: IngestLimits) -> Iterator[Item]:
+    """The elements of the array whose start_array was just read."""
+    number = 0
+    for event, value in events:
+        if event == "end_array":
+            return
+        number += 1
+        try:
+            item = _build(events, (event, value), limits, 1)
+        except RecordRejected as exc:
+            yield number, None, str(exc), ""
+            continue
+        if isinstance(item, dict):
+            yield number, item, "", ""
+        else:
+            yield number, None, "not a JSON object", _safe_json(item)
+
+
+def _geojson_feature(feature: dict[str, Any]) -> dict[str, Any]:
+    properties = feature.get("properties")
+    record = dict(properties) if isinstance(properties, dict) else {}
+    geometry = feature.get("geometry")
+    if isinstance(geometry, dict) and geometry.get("type") == "Point" and isinstance(geometry.get("coordinates"), list):
+        coords = geometry["coordinates"]
+        record.setdefault("longitude", coords[0] if len(coords) > 0 else None)
+        record.setdefault("latitude", coords[1] if len(coords) > 1 else None)
+    if "id" in feature and "id" not in record:
+        record["id"] = feature["id"]
+    return record
+
+
+def _document_items(handle: IO[bytes], limits: IngestLimits, result: ParsedFile) -> Iterator[Item]:
+    """Records of a JSON array or a GeoJSON FeatureCollection, streamed; a bad document raises ValueError."""
+    # use_float: yajl reports an over-long integer as a clean parse error, instead of failing inside C.
+    events = iter(ijson.basic_parse(handle, use_float=True))
+    first = next(events, None)
+    if first is None:
+        raise ValueError("the document is empty")
+    if first[0] == "start_array":
+        result.source_format = "json"
+        yield from _array_items(events, limits)
+        return
+    if first[0] != "start_map":
+        raise ValueError("expected a GeoJSON FeatureCollection or a JSON array of records")
+    result.source_format = "geojson"
+    doc_type, features_seen = None, False
+    for event, value in events:
+        if event == "end_map":
+            break
+        key = value
+        start = next(events)
+        if key == "features":
+            if start[0] != "start_array":
+                raise ValueError("GeoJSON 'features' is not an array")
+            features_seen = True
+            for number, feature, why, raw in _array_items(events, limits):
+                yield number, (_geojson_feature(feature) if feature is not None else None), why, raw
+        elif key == "type":
+            doc_type = start[1]
+            if start[0] in ("start_map", "start_array"):
+                _skip(events)
+        elif start[0] in ("start_map", "start_array"):
+            _skip(events)
+    if doc_type != "FeatureCollection" or not features_seen:
+        raise ValueError("expected a GeoJSON FeatureCollection (type and features) or a JSON array of records")
+
+
+def _jsonl_items(handle: IO[bytes], limits: IngestLimits) -> Iterator[Item]:
+    """One record per non-blank line; a line over the record limit is skipped to its end and rejected."""
+    number = 0
+    while True:
+        line = handle.readline(limits.max_record_bytes + 1)
+        if not line:
+            return
+        if len(line) > limits.max_record_bytes and not line.endswith(b"\n"):
+            while (rest := handle.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass
+            number += 1
+            why = f"record longer than {limits.max_record_bytes:,} bytes (DAS_INGEST__MAX_RECORD_BYTES)"
+            yield number, None, why, line[:MALFORMED_RAW_CHARS].decode("utf-8", "replace")
+            continue
+        if not line.strip():
+            continue
+        number += 1
+        record, why = _jsonl_record(line, limits)
+        yield number, record, why, "" if record is not None else line.decode("utf-8", "replace").rstrip("\n")
+
+
+def _jsonl_record(line: bytes, limits: IngestLimits) -> tuple[dict[str, Any] | None, str]:
+    text = line.decode("utf-8-sig", errors="replace").strip()
+    try:
+        # json.loads recurses: only hand it lines that cannot nest deeper than the limit.
+        if line.count(b"{") + line.count(b"[") <= limits.max_depth:
+            value = json.loads(text)
+        else:
+            events = iter(ijson.basic_parse(io.BytesIO(text.encode()), use_float=True))
+            value = _build(events, next(events), limits, 0)
+    except RecordRejected as exc:
+        return None, str(exc)
+    except (ValueError, StopIteration) as exc:  # JSON syntax, over-long numbers
+        return None, f"invalid JSON: {str(exc)[:300]}"
+    if not isinstance(value, dict):
+        return None, "not a JSON object"
+    return value, ""
+
+
+def _write_items(
+    result: ParsedFile,
+    output: Path,
+    items: Callable[[], Iterator[Item]],
+    bad: _MalformedWriter,
+    limits: IngestLimits,
+) -> None:
+    """Two streaming passes over the records: their field names, then the rows (memory: one batch)."""
+    keys: dict[str, None] = {}
+    for _, record, _, _ in items():
+        if record is None:
+            continue
+        try:
+            for key in _flatten(record, limits):
+                keys.setdefault(key)
+        except RecordRejected:
+            continue  # rejected again, with its reason, in the second pass
+        if len(keys) > limits.max_fields:
+            raise LimitExceeded(f"more than {limits.max_fields} distinct fields (DAS_INGEST__MAX_FIELDS)")
+    names, result.columns = _unique_names(list(keys))
+    writer = _Writer(output, names, list(keys))
+    chunk: list[tuple[int, dict[str, str | None]]] = []
+
+    def flush() -> None:
+        if chunk:
+            table = pa.table([pa.array([r.get(k) for _, r in chunk], pa.string()) for k in keys], names=names)
             writer.write(table, pa.array([n for n, _ in chunk], pa.int64()))
+            chunk.clear()
+
+    try:
+        for number, record, why, raw in items():
+            flat = None
+            if record is not None:
+                try:
+                    flat = _flatten(record, limits)
+                except RecordRejected as exc:
+                    why = str(exc)
+            if flat is None:
+                bad.add(number, raw if record is None else _safe_json(record), why)
+                continue
+            chunk.append((number, flat))
+            if len(chunk) >= BATCH_ROWS:
+                flush()
+        flush()
     finally:
         writer.close()
     result.output = output
     result.rows_parsed = writer.rows
 
 
-def _parse_jsonl(landed: LandedFile, output: Path) -> ParsedFile:
+def _parse_jsonl(landed: LandedFile, output: Path, bad: _MalformedWriter, limits: IngestLimits) -> ParsedFile:
     result = ParsedFile(landed, "jsonl")
-    records: list[tuple[int, dict[str, Any]]] = []
-    with landed.open_binary() as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace")
-        number = 0
-        for line in text:
-            if not line.strip():
-                continue
-            number += 1
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                result.malformed.append(MalformedRecord(number, line.rstrip("\n")[:10000], f"invalid JSON: {exc}"))
-                continue
-            if not isinstance(value, dict):
-                result.malformed.append(MalformedRecord(number, line.rstrip("\n")[:10000], "not a JSON object"))
-                continue
-            records.append((number, value))
-    if number == 0:
+
+    def items() -> Iterator[Item]:
+        with open_limited(landed, limits) as handle:
+            yield from _jsonl_items(handle, limits)
+
+    if not any(True for _ in items()):
         result.file_error = ("empty_file", f"{landed.path.name} has no records")
         return result
-    _write_records(result, output, records)
+    _write_items(result, output, items, bad, limits)
     return result
 
 
-def _parse_json_document(landed: LandedFile, output: Path) -> ParsedFile:
-    with landed.open_binary() as raw:
-        data = raw.read()
-    fmt = landed.format_hint
-    result = ParsedFile(landed, fmt)
-    if not data.strip():
-        result.file_error = ("empty_file", f"{landed.path.name} is empty: nothing to ingest")
-        return result
+def _parse_json_document(landed: LandedFile, output: Path, bad: _MalformedWriter, limits: IngestLimits) -> ParsedFile:
+    result = ParsedFile(landed, landed.format_hint)
+    with open_limited(landed, limits) as handle:
+        if not handle.read(_SNIFF_BYTES).strip():
+            result.file_error = ("empty_file", f"{landed.path.name} is empty: nothing to ingest")
+            return result
+
+    def items() -> Iterator[Item]:
+        with open_limited(landed, limits) as handle:
+            yield from _document_items(handle, limits, result)
+
     try:
-        doc = json.loads(data.decode(detect_encoding(data[:_SNIFF_BYTES])))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        result.file_error = ("unreadable_file", f"{landed.path.name} is not valid JSON: {exc}")
-        return result
-    if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
-        result.source_format = "geojson"
-        items: list[Any] = list(_geojson_records(doc))
-    elif isinstance(doc, list):
-        result.source_format = "json"
-        items = doc
-    else:
-        result.file_error = (
-            "unreadable_file",
-            f"{landed.path.name}: expected a GeoJSON FeatureCollection or a JSON array of records",
-        )
-        return result
-    records = []
-    for number, item in enumerate(items, start=1):
-        if isinstance(item, dict):
-            records.append((number, item))
-        else:
-            result.malformed.append(MalformedRecord(number, json.dumps(item)[:10000], "not a JSON object"))
-    if not items:
-        result.file_error = ("empty_file", f"{landed.path.name} has no records")
-        return result
-    _write_records(result, output, records)
+        if not any(True for _ in items()):
+            result.file_error = ("empty_file", f"{landed.path.name} has no records")
+            return result
+        _write_items(result, output, items, bad, limits)
+    except (ValueError, ijson.JSONError) as exc:
+        result.file_error = ("unreadable_file", f"{landed.path.name} is not valid JSON: {str(exc)[:300]}")
     return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,17 +20,31 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from das import locks
 from das.config import Settings
 from das.errors import ContractError, QualityGateError, ReconciliationError
-from das.lake import Lake, StagedWrite
+from das.faults import crash_point
+from das.lake import Condition, Lake, StagedWrite
 from jobs.ingest import classify as K
 from jobs.ingest import history, quarantine
 from jobs.ingest.bronze import bronze_rows, with_lineage
 from jobs.ingest.conform.common import REJECT_REASON, ConformContext, apply_mapping, prefix_raw, recognise_format
+from jobs.ingest.journal import COMMITTED, RUNNING, Journal, JournalEntry
+from jobs.ingest.journal import FAILED as JOURNAL_FAILED
 from jobs.ingest.landing import LandedFile, discover
-from jobs.ingest.outcomes import FAILED, SKIPPED, SUCCEEDED, FileOutcome, IngestResult, ledger_rows, new_run_id
+from jobs.ingest.outcomes import (
+    FAILED,
+    FAILED_EARLIER,
+    SKIPPED,
+    SUCCEEDED,
+    FileOutcome,
+    IngestResult,
+    ledger_rows,
+    new_run_id,
+)
 from jobs.ingest.parsing import ParsedFile, parse_file
 from jobs.ingest.spec import SourceSpec
+from schemas.model import Table
 from schemas.tables import INGEST_RUNS, QUARANTINE
 
 log = logging.getLogger("das.ingest")
@@ -37,7 +52,7 @@ log = logging.getLogger("das.ingest")
 
 @dataclass
 class RunContext:
-    """One ingest run: the services it uses, the source, and what it has found so far."""
+    """One ingest run: the services it uses, the source, its journal entry, and what it has found so far."""
 
     spark: SparkSession
     lake: Lake
@@ -46,10 +61,27 @@ class RunContext:
     run_id: str
     now: datetime
     result: IngestResult
+    entry: JournalEntry
     outcomes: dict[str, FileOutcome] = field(default_factory=dict)  # by checksum
-    quarantine_rows: list[tuple[Any, ...]] = field(default_factory=list)  # small: whole files, malformed records
-    quarantine_frames: list[DataFrame] = field(default_factory=list)
+    quarantine_rows: list[tuple[Any, ...]] = field(default_factory=list)  # small: one per unusable file
+    frames: dict[str, list[DataFrame]] = field(default_factory=dict)  # table qualified name -> rows to write
+    persisted: list[DataFrame] = field(default_factory=list)
     staged: list[tuple[StagedWrite, str]] = field(default_factory=list)  # (files, commit mode)
+
+    def add(self, table: Table, frame: DataFrame) -> None:
+        self.frames.setdefault(table.qualified_name, []).append(frame)
+
+    def rows_for(self, table: Table) -> DataFrame | None:
+        """Every group's rows for ``table``, as one frame (one stage, one commit per table and run)."""
+        frames = self.frames.get(table.qualified_name, [])
+        if table is QUARANTINE and self.quarantine_rows:
+            frames = [*frames, quarantine.rows_frame(self.spark, self.quarantine_rows)]
+        if not frames:
+            return None
+        out = frames[0]
+        for frame in frames[1:]:
+            out = out.unionByName(frame.select(*out.columns))
+        return out
 
     def quarantine_file(self, parsed: ParsedFile, reason: str, detail: str, count: int | None = None) -> None:
         """The file is unusable: one quarantine row stands for all of its records."""
@@ -62,13 +94,24 @@ class RunContext:
         self.result.quarantine_reasons[reason] += outcome.rows_quarantined
         self.quarantine_rows.append(quarantine.whole_file_row(parsed, self.run_id, self.now, reason, detail))
 
-    def stage_quarantine(self) -> None:
-        frames = list(self.quarantine_frames)
-        if self.quarantine_rows:
-            frames.append(quarantine.rows_frame(self.spark, self.quarantine_rows))
-        if frames:
-            self.staged.append((self.lake.stage(QUARANTINE, quarantine.union_all(frames, QUARANTINE)), "append"))
-        self.quarantine_rows, self.quarantine_frames = [], []
+    def silver_at_start(self, partitions: Sequence[Condition] = ()) -> DataFrame:
+        """Silver as the run found it (the journal's version): a rerun classifies exactly as the killed run."""
+        version = self.entry.silver_version
+        if version < 0:
+            return self.spark.createDataFrame([], self.spec.silver.spark_schema())
+        return self.lake.read(self.spec.silver, version=version, partitions=partitions)
+
+    def references(self) -> dict[str, DataFrame]:
+        """The silver tables conform reads, at the versions the run started from."""
+        out = {}
+        for table in self.spec.references:
+            version = self.entry.reference_versions.get(table.qualified_name, -1)
+            out[table.qualified_name] = (
+                self.lake.read(table, version=version)
+                if version >= 0
+                else self.spark.createDataFrame([], table.spark_schema())
+            )
+        return out
 
 
 def ingest_source(
@@ -80,20 +123,85 @@ def ingest_source(
     *,
     run_id: str | None = None,
     now: datetime | None = None,
+    retry_failed: bool = False,
 ) -> IngestResult:
-    """Ingest every complete landing file of the source ``spec`` under ``path`` (a file or folder)."""
-    now = now or datetime.now(UTC)
-    run_id = run_id or new_run_id(spec.name, now)
-    result = IngestResult(run_id=run_id, source=spec.name)
-    fresh = _skip_already_ingested(lake, discover(spec.name, path), result)
-    if fresh:
-        work_dir = settings.home_abs / "work" / run_id
+    """Ingest every complete landing file of the source ``spec`` under ``path`` (a file or folder).
+
+    One run per source at a time (a lock across processes). A run killed earlier is finished first, exactly once
+    (see ``jobs.ingest.journal``). Files whose run failed to reconcile stay failed until ``retry_failed``.
+    """
+    with locks.held(settings, f"ingest-{spec.name}", purpose=f"ingest {spec.name} from {path}"):
+        journal = Journal(lake.root, lake.storage_options)
+        recovered = [
+            _finish(spark, lake, settings, spec, journal, entry) for entry in journal.entries(spec.name, RUNNING)
+        ]
+        now = now or datetime.now(UTC)
+        run_id = run_id or new_run_id(spec.name, now)
+        result = IngestResult(run_id=run_id, source=spec.name, recovered_runs=[r.run_id for r in recovered])
+        landed = discover(spec.name, path) if path.exists() else []
+        fresh = _skip_already_ingested(lake, landed, result, retry_failed)
+        if fresh:
+            entry = JournalEntry(
+                run_id,
+                spec.name,
+                now.isoformat(),
+                files=[{"path": str(f.path), "checksum": f.checksum} for f in fresh],
+                silver_version=lake.version(spec.silver),
+                reference_versions={t.qualified_name: lake.version(t) for t in spec.references},
+            )
+            journal.write(entry)
+            crash_point("ingest:after-journal")
+            _run(RunContext(spark, lake, settings, spec, run_id, now, result, entry), fresh, journal)
+    for done in (*recovered, result):
+        _raise_unless_reconciled(done)
+    return result
+
+
+def _run(ctx: RunContext, files: list[LandedFile], journal: Journal) -> None:
+    """Parse, stage, audit and commit; then the ledger; then mark the journal entry committed (or failed)."""
+    work_dir = ctx.settings.home_abs / "work" / ctx.run_id
+    try:
+        parsed = [parse_file(f, work_dir / ctx.spec.name, ctx.settings.ingest) for f in files]
         try:
-            parsed = [parse_file(f, work_dir / spec.name) for f in fresh]
-            _ingest_parsed(RunContext(spark, lake, settings, spec, run_id, now, result), parsed)
-        finally:
-            shutil.rmtree(work_dir, ignore_errors=True)
-    _record_runs(spark, lake, result, now, datetime.now(UTC) if fresh else now)
+            _ingest_parsed(ctx, parsed)
+        except QualityGateError:
+            if not any(ctx.lake.committed(t, ctx.run_id) for t in (ctx.spec.bronze, ctx.spec.silver, QUARANTINE)):
+                journal.remove(ctx.entry)  # nothing was published: the next run starts afresh
+            raise
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    ledger = ledger_rows(ctx.result, ctx.now, datetime.now(UTC))
+    if ledger:
+        ctx.lake.append(INGEST_RUNS, ctx.spark.createDataFrame(ledger, INGEST_RUNS.spark_schema()), txn=ctx.run_id)
+    crash_point("ingest:after-ledger")
+    ctx.entry.status = COMMITTED if not ctx.result.unreconciled() else JOURNAL_FAILED
+    ctx.entry.published_partitions = ctx.result.published_partitions
+    ctx.entry.rows_published = ctx.result.total("rows_published")
+    journal.write(ctx.entry)
+
+
+def _finish(
+    spark: SparkSession, lake: Lake, settings: Settings, spec: SourceSpec, journal: Journal, entry: JournalEntry
+) -> IngestResult:
+    """Finish a run that was killed: the same files, clock and silver version; commits already made are kept."""
+    log.warning("finishing interrupted ingest run %s (%d files)", entry.run_id, len(entry.files))
+    result = IngestResult(run_id=entry.run_id, source=spec.name)
+    found: dict[str, LandedFile] = {}
+    for folder in sorted({str(Path(f["path"]).parent) for f in entry.files}):
+        if Path(folder).is_dir():
+            found.update({f.checksum: f for f in discover(spec.name, Path(folder))})
+    missing = [f["path"] for f in entry.files if f["checksum"] not in found]
+    if missing:
+        entry.status, entry.message = JOURNAL_FAILED, f"cannot finish: landing files changed or vanished: {missing}"
+        journal.write(entry)
+        log.error("ingest run %s %s", entry.run_id, entry.message)
+        return result
+    files = [found[f["checksum"]] for f in entry.files]
+    _run(RunContext(spark, lake, settings, spec, entry.run_id, entry.now, result, entry), files, journal)
+    return result
+
+
+def _raise_unless_reconciled(result: IngestResult) -> None:
     unreconciled = result.unreconciled()
     if unreconciled:
         details = "; ".join(
@@ -101,21 +209,40 @@ def ingest_source(
             f"{f.rows_quarantined} + duplicates {f.rows_duplicate}"
             for f in unreconciled
         )
-        raise ReconciliationError(f"ingest run {run_id} does not reconcile: {details}")
-    return result
+        raise ReconciliationError(f"ingest run {result.run_id} does not reconcile: {details}")
 
 
-def _skip_already_ingested(lake: Lake, landed: list[LandedFile], result: IngestResult) -> list[LandedFile]:
+def _skip_already_ingested(
+    lake: Lake, landed: list[LandedFile], result: IngestResult, retry_failed: bool
+) -> list[LandedFile]:
+    """Files whose checksum the ledger holds are skipped: as duplicates when they succeeded, and as still failed
+    (visible, not re-appended) when their run did not reconcile, unless ``retry_failed``."""
     checksums = [f.checksum for f in landed]
-    previous: dict[str, int] = {}
+    previous: dict[str, tuple[str, int]] = {}
     if checksums:
-        ledger = lake.read(INGEST_RUNS).where((F.col("status") == SUCCEEDED) & F.col("source_checksum").isin(checksums))
-        previous = {r["source_checksum"]: int(r["rows_landed"]) for r in ledger.collect()}
+        held_statuses = [SUCCEEDED] if retry_failed else [SUCCEEDED, FAILED]
+        ledger = lake.read(INGEST_RUNS).where(
+            F.col("status").isin(held_statuses) & F.col("source_checksum").isin(checksums)
+        )
+        for r in ledger.orderBy("finished_at").collect():
+            previous[r["source_checksum"]] = (r["status"], int(r["rows_landed"]))
     fresh: list[LandedFile] = []
     seen: set[str] = set()
     for f in landed:
+        if f.checksum in previous and previous[f.checksum][0] == FAILED:
+            result.files.append(
+                FileOutcome(
+                    f.source,
+                    str(f.path),
+                    f.checksum,
+                    None,
+                    status=FAILED_EARLIER,
+                    messages=[f"{f.path.name}: its ingest did not reconcile; see `das runs --failed`"],
+                )
+            )
+            continue
         if f.checksum in previous or f.checksum in seen:
-            n = previous.get(f.checksum, 0)
+            n = previous.get(f.checksum, ("", 0))[1]
             result.files.append(
                 FileOutcome(
                     f.source,
@@ -146,10 +273,11 @@ def _group_by_layout(ctx: RunContext, parsed: list[ParsedFile]) -> list[list[Par
         if p.file_error is not None:
             ctx.quarantine_file(p, *p.file_error)
             continue
-        if p.malformed:
-            outcome.rows_quarantined += len(p.malformed)
-            ctx.result.quarantine_reasons["malformed_row"] += len(p.malformed)
-            ctx.quarantine_rows.extend(quarantine.malformed_rows(p, ctx.run_id, ctx.now))
+        malformed = quarantine.malformed_frame(ctx.spark, p, ctx.run_id, ctx.now)
+        if malformed is not None:
+            outcome.rows_quarantined += p.malformed_count
+            ctx.result.quarantine_reasons["malformed_row"] += p.malformed_count
+            ctx.add(QUARANTINE, malformed)
         if p.rows_parsed == 0:
             outcome.messages.append(f"{p.landed.path.name}: header only, no records")
             continue
@@ -159,12 +287,24 @@ def _group_by_layout(ctx: RunContext, parsed: list[ParsedFile]) -> list[list[Par
 
 
 def _ingest_parsed(ctx: RunContext, parsed: list[ParsedFile]) -> None:
+    """Stage every layer once, audit silver, then commit bronze, silver and quarantine in that order, each under
+    the run's transaction id: a commit made before a crash is not made again."""
+    spec = ctx.spec
     try:
         for files in _group_by_layout(ctx, parsed):
             _ingest_group(ctx, files)
-        ctx.stage_quarantine()
+        bronze = ctx.rows_for(spec.bronze)
+        if bronze is not None:
+            ctx.staged.append((ctx.lake.stage(spec.bronze, bronze), "append"))
+        published = ctx.rows_for(spec.silver)
+        if published is not None:
+            _stage_silver(ctx, published)
+        rejected = ctx.rows_for(QUARANTINE)
+        if rejected is not None:
+            ctx.staged.append((ctx.lake.stage(QUARANTINE, rejected), "append"))
         for staged, mode in ctx.staged:
-            ctx.lake.commit(staged, mode)  # type: ignore[arg-type]
+            ctx.lake.commit(staged, mode, txn=ctx.run_id)  # type: ignore[arg-type]
+            crash_point(f"ingest:after-{staged.table.layer}")
         ctx.staged = []
     except Exception:
         for staged, _ in ctx.staged:
@@ -173,10 +313,13 @@ def _ingest_parsed(ctx: RunContext, parsed: list[ParsedFile]) -> None:
             if outcome.status == SUCCEEDED:
                 outcome.status = FAILED
         raise
+    finally:
+        for frame in ctx.persisted:
+            frame.unpersist()
 
 
 def _ingest_group(ctx: RunContext, files: list[ParsedFile]) -> None:
-    """Files with the same layout: bronze, then conform, classify and stage silver and quarantine."""
+    """Files with the same layout: their bronze rows, then conform and classify into silver and quarantine rows."""
     spec = ctx.spec
     raw = with_lineage(ctx.spark.read.parquet(*[str(p.output) for p in files]), ctx.run_id, ctx.now, files)
     try:
@@ -189,22 +332,19 @@ def _ingest_group(ctx: RunContext, files: list[ParsedFile]) -> None:
     for p in files:
         ctx.outcomes[p.landed.checksum].source_format = fmt.name
     raw = prefix_raw(raw)
-    ctx.staged.append((ctx.lake.stage(spec.bronze, bronze_rows(raw, spec.bronze, fmt.name)), "append"))
-    references = {t.qualified_name: ctx.lake.read(t) for t in spec.references}
-    conformed = spec.conform(raw, fmt, ConformContext(ctx.now, ctx.settings, references))
+    ctx.add(spec.bronze, bronze_rows(raw, spec.bronze, fmt.name))
+    conformed = spec.conform(raw, fmt, ConformContext(ctx.now, ctx.settings, ctx.references()))
     classified = _classify(ctx, raw, conformed).persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        counts = classified.groupBy("source_checksum", K.STATUS, REJECT_REASON).count().collect()
-        for row in counts:
-            ctx.outcomes[row["source_checksum"]].count(row[K.STATUS], row["count"])
-            if row[K.STATUS] == K.QUARANTINED:
-                ctx.result.quarantine_reasons[row[REJECT_REASON]] += row["count"]
-        rejected = classified.where(F.col(K.STATUS) == K.QUARANTINED)
-        ctx.quarantine_frames.append(quarantine.rejected_rows(rejected, spec.name))
-        _stage_silver(ctx, classified.where(F.col(K.STATUS) == K.PUBLISHED))
-    finally:
-        classified.unpersist()
-    ctx.stage_quarantine()
+    ctx.persisted.append(classified)
+    counts = classified.groupBy("source_checksum", K.STATUS, REJECT_REASON).count().collect()
+    for row in counts:
+        ctx.outcomes[row["source_checksum"]].count(row[K.STATUS], row["count"])
+        if row[K.STATUS] == K.QUARANTINED:
+            ctx.result.quarantine_reasons[row[REJECT_REASON]] += row["count"]
+    ctx.add(QUARANTINE, quarantine.rejected_rows(classified.where(F.col(K.STATUS) == K.QUARANTINED), spec.name))
+    published = classified.where(F.col(K.STATUS) == K.PUBLISHED)
+    # SCD2 version columns are added when the history is merged.
+    ctx.add(spec.silver, published.select(*[c for c in spec.silver.column_names if c in published.columns]))
 
 
 def _classify(ctx: RunContext, raw: DataFrame, conformed: DataFrame) -> DataFrame:
@@ -212,7 +352,7 @@ def _classify(ctx: RunContext, raw: DataFrame, conformed: DataFrame) -> DataFram
     spec, key = ctx.spec, ctx.spec.dedupe_key
     ranked = K.rank_in_batch(conformed, key)
     if spec.history is not None:
-        current = ctx.lake.read(spec.silver).where(F.col(spec.history.is_current))
+        current = ctx.silver_at_start().where(F.col(spec.history.is_current))
         held = history.unchanged_keys(ranked, current, key, spec.history.hash_column)
     else:
         held = K.held_keys(_silver_to_probe(ctx, raw), key)
@@ -224,12 +364,12 @@ def _silver_to_probe(ctx: RunContext, raw: DataFrame) -> DataFrame:
     how to find them cheaply from the raw rows."""
     spec = ctx.spec
     if spec.partition_probe is None or not spec.silver.partition_by:
-        return ctx.lake.read(spec.silver)
+        return ctx.silver_at_start()
     probe = spec.partition_probe(raw)
     values = [r[0] for r in raw.select(probe).where(probe.isNotNull()).distinct().collect()]
     if not values:
         return ctx.spark.createDataFrame([], spec.silver.spark_schema())
-    return ctx.lake.read(spec.silver, partitions=[(spec.silver.partition_by[0], "in", values)])
+    return ctx.silver_at_start(partitions=[(spec.silver.partition_by[0], "in", values)])
 
 
 def _stage_silver(ctx: RunContext, published: DataFrame) -> None:
@@ -237,7 +377,7 @@ def _stage_silver(ctx: RunContext, published: DataFrame) -> None:
     if spec.history is not None:
         h = spec.history
         merged = history.merge_history(
-            ctx.lake.read(spec.silver),
+            ctx.silver_at_start(),
             published,
             ctx.now,
             spec.silver,
@@ -248,7 +388,9 @@ def _stage_silver(ctx: RunContext, published: DataFrame) -> None:
             valid_to=h.valid_to,
             is_current=h.is_current,
         )
-        staged, mode = ctx.lake.stage(spec.silver, merged), "overwrite"
+        # Computed from the run's silver version: a concurrent rewrite makes the commit fail, not vanish.
+        read_version = ctx.entry.silver_version if ctx.entry.silver_version >= 0 else None
+        staged, mode = ctx.lake.stage(spec.silver, merged, read_version=read_version), "overwrite"
     else:
         staged, mode = ctx.lake.stage(spec.silver, published), "append"
     _audit(ctx, staged)
@@ -268,7 +410,8 @@ def _audit(ctx: RunContext, staged: StagedWrite) -> None:
     table, settings = staged.table, ctx.settings
     reference = QualityReference(now=ctx.now)
     if known_camera_column(table):
-        reference.known_camera_ids = ctx.lake.read(SILVER_CAMERAS).select("camera_id").distinct()
+        cameras = ctx.references().get(SILVER_CAMERAS.qualified_name, ctx.lake.read(SILVER_CAMERAS))
+        reference.known_camera_ids = cameras.select("camera_id").distinct()
     if ctx.spec.volume_baseline:
         reference.baseline_rows_per_day = _baseline_rows(ctx)
     batch = staged.read(ctx.spark)
@@ -310,10 +453,3 @@ def _baseline_rows(ctx: RunContext) -> float | None:
     if not stats or not stats[0]["days"] or stats[0]["days"] < 2:
         return None
     return float(stats[0]["avg"])
-
-
-def _record_runs(spark: SparkSession, lake: Lake, result: IngestResult, started: datetime, finished: datetime) -> None:
-    if result.files:
-        lake.append(
-            INGEST_RUNS, spark.createDataFrame(ledger_rows(result, started, finished), INGEST_RUNS.spark_schema())
-        )

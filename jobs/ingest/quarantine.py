@@ -38,22 +38,23 @@ def whole_file_row(parsed: ParsedFile, run_id: str, now: datetime, reason: str, 
     )
 
 
-def malformed_rows(parsed: ParsedFile, run_id: str, now: datetime) -> list[tuple[Any, ...]]:
-    """One row per record the parser could not split into fields, with its record number."""
+def malformed_frame(spark: SparkSession, parsed: ParsedFile, run_id: str, now: datetime) -> DataFrame | None:
+    """One row per record the parser could not read, with its record number (read from the parser's side file)."""
+    if parsed.malformed_output is None:
+        return None
     lineage = _lineage(parsed, run_id, now)
-    return [
-        QUARANTINE.row(
-            {
-                **lineage,
-                "reason_code": "malformed_row",
-                "reason_detail": m.detail,
-                "raw_record": m.raw,
-                "whole_file": False,
-                "row_number": m.row_number,
-            }
-        )
-        for m in parsed.malformed
-    ]
+    values = {
+        **{k: F.lit(v) for k, v in lineage.items()},
+        "reason_code": F.lit("malformed_row"),
+        "reason_detail": F.col("detail"),
+        "raw_record": F.col("raw"),
+        "whole_file": F.lit(False),
+        "row_number": F.col("row_number"),
+    }
+    frame = spark.read.parquet(str(parsed.malformed_output))
+    return frame.select(
+        *[values[c].cast(QUARANTINE.spark_schema()[c].dataType).alias(c) for c in QUARANTINE.column_names]
+    )
 
 
 def rows_frame(spark: SparkSession, rows: list[tuple[Any, ...]]) -> DataFrame:

@@ -16,6 +16,7 @@ from jobs.ingest.conform.common import (
     missing,
     normalise_plate,
     parse_timestamp,
+    plate_checks,
     text,
 )
 from schemas.landing import LandingFormat
@@ -67,11 +68,7 @@ def conform_anpr(
     now_lit = F.lit(now).cast("timestamp")
     checks: list[Check] = [
         *missing(joined, ["read_id", "camera_id", "read_at"]),
-        (
-            F.col("_plate_raw").isNull() | (normalise_plate(F.col("_plate_raw")) == ""),
-            "missing_required_field",
-            "required field 'plate' is empty",
-        ),
+        *plate_checks(F.col("_plate_raw")),
         (
             F.col("_read_at").isNull() | ~text("read_at", joined).rlike(OFFSET_PATTERN),
             "invalid_timestamp",

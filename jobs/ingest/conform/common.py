@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
+from string import Formatter
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -67,18 +69,31 @@ def apply_mapping(df: DataFrame, mapping: FieldMapping | None) -> DataFrame:
     """Rename a non-standard file's fields to contract names and fill declared defaults."""
     if mapping is None:
         return df
-    for contract_field, file_field in mapping.fields.items():
+
+    def file_column(file_field: str) -> Column:
         source = normalise_field_name(file_field)
         if source not in df.columns:
             raise ContractError(
-                f"mapping {mapping.source_path} names field {file_field!r}, which the file lacks; "
+                f"mapping {Path(mapping.source_path).name} names field {file_field!r}, which the file lacks; "
                 f"file fields: {', '.join(c for c in df.columns if not c.startswith('_'))}"
             )
-        df = df.withColumn(normalise_field_name(contract_field), F.col(source))
-    for contract_field, value in mapping.defaults.items():
+        return F.col(source)
+
+    for contract_field, spec in mapping.fields.items():
+        if "{" in spec:  # a template: "{notes}-{cam_number}"
+            parts = [
+                piece
+                for text_, name, _, _ in Formatter().parse(spec)
+                for piece in ([F.lit(text_)] if text_ else []) + ([file_column(name)] if name else [])
+            ]
+            value = F.concat(*parts)
+        else:
+            value = file_column(spec)
+        df = df.withColumn(normalise_field_name(contract_field), value)
+    for contract_field, default in mapping.defaults.items():
         name = normalise_field_name(contract_field)
         if name not in df.columns:
-            df = df.withColumn(name, F.lit(value))
+            df = df.withColumn(name, F.lit(default))
     return df
 
 
@@ -125,6 +140,20 @@ def parse_timestamp(value: Column) -> Column:
 
 def normalise_plate(plate: Column) -> Column:
     return F.upper(F.regexp_replace(plate, PLATE_NOISE_PATTERN, ""))
+
+
+def plate_checks(plate_raw: Column) -> list[Check]:
+    """A plate is required, and must normalise to exactly its letters and digits: "Ä1" is not "1"."""
+    letters_and_digits = F.upper(F.regexp_replace(plate_raw, r"[^\p{L}\p{N}]", ""))
+    plate = normalise_plate(plate_raw)
+    return [
+        (plate_raw.isNull(), "missing_required_field", "required field 'plate' is empty"),
+        (
+            (plate == "") | (plate != letters_and_digits),
+            "invalid_plate",
+            F.format_string("plate=%s has no plate characters, or others than A-Z and 0-9", plate_raw),
+        ),
+    ]
 
 
 def double(df: DataFrame, name: str) -> Column:

@@ -12,6 +12,7 @@ from jobs.ingest.conform.common import (
     apply_reasons,
     normalise_plate,
     parse_timestamp,
+    plate_checks,
     text,
 )
 from schemas.landing import LandingFormat
@@ -32,7 +33,7 @@ def conform_hotlist(raw: DataFrame) -> DataFrame:
     plate = normalise_plate(plate_raw)
     list_name = F.coalesce(text("list_name", raw), F.lit("default"))
     checks: list[Check] = [
-        (plate_raw.isNull() | (plate == ""), "missing_required_field", "required field 'plate' is empty"),
+        *plate_checks(plate_raw),
         (
             ~priority.isin(*PRIORITIES),
             "invalid_value",

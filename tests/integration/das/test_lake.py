@@ -218,8 +218,19 @@ def test_killed_write_leaves_no_half_committed_table(spark: SparkSession, tmp_pa
     assert df.select("event_id").distinct().count() == min(count, 3 + 200000)
     lake.append(EVENTS, _df(spark, _rows(2, date(2024, 1, 4), prefix="z")))  # the next run completes
     assert lake.read(EVENTS).count() == count + 2
-    lake.vacuum(EVENTS, retention_hours=0)
+    lake.vacuum(EVENTS, retention_hours=0)  # the killed writer's files are younger than a day: kept
+    assert any((lake_root / "silver" / "events" / "_staging").rglob("*.parquet"))
+    lake.vacuum(EVENTS, retention_hours=0, staging_max_age_hours=0)
     assert not any((lake_root / "silver" / "events" / "_staging").rglob("*.parquet"))
+
+
+def test_vacuum_keeps_a_staging_folder_a_running_write_is_filling(spark: SparkSession, lake: DeltaRsLake) -> None:
+    lake.append(EVENTS, _df(spark, _rows(1, date(2024, 2, 1), prefix="v")))
+    staged = lake.stage(EVENTS, _df(spark, _rows(3, date(2024, 2, 2), prefix="w")))
+    lake.vacuum(EVENTS, retention_hours=0)
+    assert staged.read(spark).count() == 3  # still there: the writer can commit
+    lake.commit(staged)
+    assert lake.read(EVENTS).where("event_id like 'w%'").count() == 3
 
 
 def test_build_lake_chooses_delta_rs_without_jars(spark: SparkSession, tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ def _parse_peak(folder: Path, out: Path) -> tuple[int, int]:
         from jobs.ingest.parsing import parse_file
         [landed] = discover("anpr", Path({str(folder)!r}))
         parsed = parse_file(landed, Path({str(out)!r}))
-        assert parsed.file_error is None and not parsed.malformed
+        assert parsed.file_error is None and parsed.malformed_count == 0
         print(parsed.rows_parsed, pa.default_memory_pool().max_memory())
         """
     )

@@ -35,7 +35,9 @@ def conform(spark, **fields):  # type: ignore[no-untyped-def]
     [
         ({}, None),
         ({"plate": ""}, "missing_required_field"),
-        ({"plate": " - "}, "missing_required_field"),  # nothing left after normalisation
+        ({"plate": " - "}, "invalid_plate"),  # nothing left after normalisation
+        ({"plate": "Ä1"}, "invalid_plate"),  # not "1": a letter would be lost
+        ({"plate": "ab 12-cde"}, None),  # spaces and punctuation go, letters and digits stay
         ({"read_id": " "}, "missing_required_field"),
         ({"read_at": "yesterday"}, "invalid_timestamp"),
         ({"read_at": "2024-04-02T08:00:00"}, "invalid_timestamp"),  # no offset: the local time is ambiguous

@@ -20,7 +20,8 @@ def conform(spark, **fields):  # type: ignore[no-untyped-def]
     [
         ({}, None),
         ({"plate": ""}, "missing_required_field"),
-        ({"plate": "--"}, "missing_required_field"),
+        ({"plate": "--"}, "invalid_plate"),
+        ({"plate": "ÉX12ABC"}, "invalid_plate"),
         ({"priority": "HIGH"}, None),
         ({"priority": "urgent"}, "invalid_value"),
         ({"valid_from": "soon"}, "invalid_timestamp"),
