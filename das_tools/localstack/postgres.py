@@ -1,16 +1,21 @@
 """The project-local PostgreSQL + PostGIS cluster: find or install the binaries, start, stop, report.
 
-The cluster lives entirely under DAS_HOME (data dir, unix socket, log) and listens on 127.0.0.1 only,
-so it never touches a system cluster. When ``DAS_DATABASE_URL`` points at a managed PostGIS, nothing
-runs locally: ``up`` only checks that database and its postgis extension.
+The cluster's data dir, unix socket and log live under DAS_HOME and it listens on 127.0.0.1 only, so it
+never touches a system cluster. When ``DAS_DATABASE_URL`` points at a managed PostGIS, nothing runs
+locally: ``up`` only checks that database and its postgis extension.
 
 PostgreSQL refuses to run as root, so when we are root (CI, containers) the server runs as a system
 user (``postgres`` if the Debian package made one, else ``das-pg``) that owns the data directory.
+That user may be unable to reach DAS_HOME (a project in root's mode-700 home): then the cluster lives
+in ``/var/lib/das/clusters/<sha256 of the DAS_HOME path>/`` ({data,socket,postgres.log}) instead,
+and ``DAS_HOME/pg.location`` names it. The cluster belongs to that DAS_HOME while the file exists:
+``das up`` discards a cluster there whose DAS_HOME was deleted, as deleting ``DAS_HOME/pg`` would.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import logging
 import os
 import pwd
@@ -43,6 +48,9 @@ CONNECT_TIMEOUT_S = 10
 MAX_SOCKET_DIR_LEN = 107 - 15
 COMPOSE_FILE = "infra/docker-compose.yml"
 CREATECLUSTER_DROP_IN = Path("/etc/postgresql-common/createcluster.d/das-no-main-cluster.conf")
+# Clusters of DAS_HOMEs the service user cannot reach (as root only); one directory per DAS_HOME path.
+CLUSTERS_ROOT = Path("/var/lib/das/clusters")
+LOCATION_FILE = "pg.location"  # in DAS_HOME: names the cluster directory under CLUSTERS_ROOT
 
 
 class PostgresMissingError(ServiceError):
@@ -57,6 +65,7 @@ class ClusterStatus:
     port: int | None
     pid: int | None = None
     data_dir: Path | None = None
+    socket_dir: Path | None = None
     log_file: Path | None = None
     version: str | None = None
     postgis_version: str | None = None
@@ -80,6 +89,8 @@ def format_status(status: ClusterStatus) -> str:
         lines.append(f"  postgis:   {status.postgis_version}")
     if status.data_dir:
         lines.append(f"  data dir:  {status.data_dir}")
+    if status.socket_dir:
+        lines.append(f"  socket:    {status.socket_dir}")
     if status.log_file:
         lines.append(f"  log:       {status.log_file}")
     if status.databases:
@@ -89,19 +100,86 @@ def format_status(status: ClusterStatus) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Locations under DAS_HOME
+# Locations: under DAS_HOME, or under CLUSTERS_ROOT when the service user cannot reach DAS_HOME
+
+
+@dataclass(frozen=True)
+class ClusterLayout:
+    """Where one cluster keeps its files."""
+
+    data_dir: Path
+    socket_dir: Path
+    log_file: Path
+    external: bool  # True: under CLUSTERS_ROOT, outside DAS_HOME
+
+    @property
+    def usable_socket_dir(self) -> Path | None:
+        """The socket directory, or None when its path is too long for a unix socket (TCP only then)."""
+        return self.socket_dir if len(str(self.socket_dir)) <= MAX_SOCKET_DIR_LEN else None
+
+
+def _home_layout(settings: Settings) -> ClusterLayout:
+    return ClusterLayout(
+        data_dir=settings.pg_data_dir,
+        socket_dir=settings.home_abs / "pg_socket",
+        log_file=settings.logs_dir / "postgres.log",
+        external=False,
+    )
+
+
+def external_cluster_dir(settings: Settings) -> Path:
+    """The directory under CLUSTERS_ROOT for this DAS_HOME (used only as root, when DAS_HOME is unreachable)."""
+    digest = hashlib.sha256(str(settings.home_abs).encode()).hexdigest()[:16]
+    return CLUSTERS_ROOT / digest
+
+
+def _external_layout(settings: Settings) -> ClusterLayout:
+    base = external_cluster_dir(settings)
+    return ClusterLayout(
+        data_dir=base / "data", socket_dir=base / "socket", log_file=base / "postgres.log", external=True
+    )
+
+
+def _location_file(settings: Settings) -> Path:
+    return settings.home_abs / LOCATION_FILE
+
+
+def _bound_to_home(settings: Settings) -> bool:
+    """Whether DAS_HOME/pg.location names this DAS_HOME's external cluster (so the cluster is still its own)."""
+    try:
+        first_line = _location_file(settings).read_text().splitlines()[0].strip()
+    except (OSError, IndexError):
+        return False
+    return first_line == str(external_cluster_dir(settings))
+
+
+def _initialised(data_dir: Path) -> bool:
+    return (data_dir / "PG_VERSION").is_file()
+
+
+def cluster_layout(settings: Settings) -> ClusterLayout:
+    """The locations of this DAS_HOME's cluster as found on disk.
+
+    Under DAS_HOME unless we are root and the cluster was made under CLUSTERS_ROOT. Before the first
+    ``up`` this is the DAS_HOME layout; ``up`` decides where a new cluster goes.
+    """
+    home = _home_layout(settings)
+    if os.geteuid() != 0 or _initialised(home.data_dir):
+        return home
+    external = _external_layout(settings)
+    return external if _initialised(external.data_dir) else home
 
 
 def socket_dir(settings: Settings) -> Path:
-    return settings.home_abs / "pg_socket"
+    return cluster_layout(settings).socket_dir
 
 
 def log_file(settings: Settings) -> Path:
-    return settings.logs_dir / "postgres.log"
+    return cluster_layout(settings).log_file
 
 
-def _pid_file(settings: Settings) -> Path:
-    return settings.pg_data_dir / "postmaster.pid"
+def _pid_file(data_dir: Path) -> Path:
+    return data_dir / "postmaster.pid"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,7 +236,7 @@ def find_bin_dir(settings: Settings) -> Path | None:
 
 
 def server_major_version(bin_dir: Path) -> int:
-    out = _run([str(bin_dir / "postgres"), "--version"], what="postgres --version", settings=None)
+    out = _run([str(bin_dir / "postgres"), "--version"], what="postgres --version")
     match = re.search(r"\(PostgreSQL\)\s+(\d+)", out)
     if not match:
         raise ServiceError(f"could not read the PostgreSQL version from {bin_dir / 'postgres'}: {out!r}")
@@ -323,7 +401,7 @@ def _server_env() -> dict[str, str]:
     return env
 
 
-def _run(cmd: list[str], *, what: str, settings: Settings | None, user: _ServiceUser | None = None) -> str:
+def _run(cmd: list[str], *, what: str, log_path: Path | None = None, user: _ServiceUser | None = None) -> str:
     """Run a server command (dropping to the service user if given); one-line ServiceError on failure."""
     kwargs: dict[str, object] = {}
     if user is not None:
@@ -339,10 +417,10 @@ def _run(cmd: list[str], *, what: str, settings: Settings | None, user: _Service
             **kwargs,  # type: ignore[call-overload]
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ServiceError(f"{what} could not run ({exc})" + _see_log(settings)) from exc
+        raise ServiceError(f"{what} could not run ({exc})" + _see_log(log_path)) from exc
     if result.returncode != 0:
         detail = _last_line(result.stderr) or _last_line(result.stdout) or f"exit code {result.returncode}"
-        raise ServiceError(f"{what} failed: {detail}" + _see_log(settings))
+        raise ServiceError(f"{what} failed: {detail}" + _see_log(log_path))
     return result.stdout
 
 
@@ -351,8 +429,8 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-def _see_log(settings: Settings | None) -> str:
-    return f"; see {log_file(settings)}" if settings is not None else ""
+def _see_log(log_path: Path | None) -> str:
+    return f"; see {log_path}" if log_path is not None else ""
 
 
 def _chown_tree(path: Path, user: _ServiceUser) -> None:
@@ -362,14 +440,67 @@ def _chown_tree(path: Path, user: _ServiceUser) -> None:
             os.chown(os.path.join(root, name), user.uid, user.gid, follow_symlinks=False)
 
 
-def _check_reachable_by(user: _ServiceUser, paths: Sequence[Path]) -> None:
-    for path in paths:
-        probe = subprocess.run(["test", "-w", str(path)], user=user.uid, group=user.gid, extra_groups=[], cwd="/")
-        if probe.returncode != 0:
-            raise ServiceError(
-                f"the PostgreSQL service user '{user.name}' cannot write {path} (a parent directory is "
-                "not searchable by other users): chmod o+x its parents or set DAS_HOME elsewhere"
+def _user_passes(user: _ServiceUser, test_flag: str, path: Path) -> bool:
+    """Whether ``test <flag> path`` succeeds as the service user (so it can search every directory on the way)."""
+    probe = subprocess.run(["test", test_flag, str(path)], user=user.uid, group=user.gid, extra_groups=[], cwd="/")
+    return probe.returncode == 0
+
+
+def _home_reachable(settings: Settings, user: _ServiceUser) -> bool:
+    """Whether the service user can search DAS_HOME and its logs dir (then the cluster can live there).
+
+    Both are made here (as any das command would); a mode-700 home above them makes this False.
+    """
+    settings.home_abs.mkdir(parents=True, exist_ok=True)
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    return all(_user_passes(user, "-x", path) for path in (settings.home_abs, settings.logs_dir))
+
+
+def _check_reachable_by(user: _ServiceUser, layout: ClusterLayout) -> None:
+    sock_dir = layout.usable_socket_dir
+    for path in (layout.data_dir, layout.log_file, *([sock_dir] if sock_dir else [])):
+        if _user_passes(user, "-w", path):
+            continue
+        if layout.external:
+            fix = f"make {CLUSTERS_ROOT} and its parents searchable by '{user.name}' (chmod 755)"
+        else:
+            fix = (
+                f"make its parent directories searchable again (chmod o+x), or move {layout.data_dir} away "
+                f"and run 'das up' to make a new cluster under {CLUSTERS_ROOT}"
             )
+        raise ServiceError(f"the PostgreSQL service user '{user.name}' cannot write {path}: {fix}")
+
+
+def _prepare_external(settings: Settings, layout: ClusterLayout, user: _ServiceUser) -> None:
+    """Make the cluster directory under CLUSTERS_ROOT (owned by the service user) and DAS_HOME/pg.location."""
+    cluster = layout.data_dir.parent
+    try:
+        for parent in (CLUSTERS_ROOT.parent, CLUSTERS_ROOT):
+            if not parent.is_dir():
+                parent.mkdir(parents=True, exist_ok=True)
+                parent.chmod(0o755)
+        for path in (cluster, layout.data_dir, layout.socket_dir):
+            path.mkdir(exist_ok=True)
+        (cluster / "das_home").write_text(f"{settings.home_abs}\n")
+        layout.log_file.touch(exist_ok=True)
+        if any(path.stat().st_uid != user.uid for path in (cluster, layout.data_dir, layout.socket_dir)):
+            _chown_tree(cluster, user)
+        os.chown(layout.log_file, user.uid, user.gid)
+        for path in (cluster, layout.data_dir, layout.socket_dir):
+            path.chmod(0o700)
+        _location_file(settings).write_text(
+            f"{cluster}\n"
+            f"# The PostgreSQL cluster of this DAS_HOME lives in the directory above: the service user "
+            f"'{user.name}' cannot reach {settings.home_abs}.\n"
+            "# Written by 'das up'. Without this file 'das up' treats that cluster as left over by a deleted "
+            "DAS_HOME and replaces it.\n"
+        )
+    except OSError as exc:
+        raise ServiceError(
+            f"cannot set up the PostgreSQL cluster directory {cluster} ({exc.strerror or exc}), needed because "
+            f"'{user.name}' cannot reach {settings.home_abs}: make {CLUSTERS_ROOT.parent} writable by root "
+            f"or set DAS_HOME to a directory '{user.name}' can reach"
+        ) from exc
 
 
 # ---------------------------------------------------------------------------------------------
@@ -397,10 +528,10 @@ def _is_postgres_process(pid: int) -> bool:
     return comm.startswith(("postgres", "postmaster"))
 
 
-def _read_pid_file(settings: Settings) -> tuple[int, int | None] | None:
+def _read_pid_file(data_dir: Path) -> tuple[int, int | None] | None:
     """(pid, port) from postmaster.pid, or None when there is none or it is unreadable."""
     try:
-        lines = _pid_file(settings).read_text().splitlines()
+        lines = _pid_file(data_dir).read_text().splitlines()
     except OSError:
         return None
     try:
@@ -411,8 +542,8 @@ def _read_pid_file(settings: Settings) -> tuple[int, int | None] | None:
     return pid, port
 
 
-def _running_pid(settings: Settings) -> tuple[int, int | None] | None:
-    entry = _read_pid_file(settings)
+def _running_pid(data_dir: Path) -> tuple[int, int | None] | None:
+    entry = _read_pid_file(data_dir)
     if entry is None or not _is_postgres_process(entry[0]):
         return None
     return entry
@@ -431,9 +562,9 @@ def _port_in_use(host: str, port: int) -> bool:
     return False
 
 
-def _data_dir_version(settings: Settings) -> str | None:
+def _data_dir_version(data_dir: Path) -> str | None:
     try:
-        return (settings.pg_data_dir / "PG_VERSION").read_text().strip()
+        return (data_dir / "PG_VERSION").read_text().strip()
     except OSError:
         return None
 
@@ -551,16 +682,23 @@ def status(settings: Settings) -> ClusterStatus:
             return ClusterStatus(
                 running=False, managed=True, host=parts.hostname or "?", port=parts.port, notes=[str(exc)]
             )
+    layout = cluster_layout(settings)
     current = ClusterStatus(
         running=False,
         managed=False,
         host="127.0.0.1",
         port=settings.pg_port,
-        data_dir=settings.pg_data_dir,
-        log_file=log_file(settings),
-        version=_data_dir_version(settings),
+        data_dir=layout.data_dir,
+        socket_dir=layout.usable_socket_dir,
+        log_file=layout.log_file,
+        version=_data_dir_version(layout.data_dir),
     )
-    running = _running_pid(settings)
+    if layout.external and not _bound_to_home(settings):
+        current.notes.append(
+            f"{_location_file(settings)} is missing: this cluster is left over from a deleted DAS_HOME "
+            "and 'das up' will replace it"
+        )
+    running = _running_pid(layout.data_dir)
     if running is None:
         return current
     current.running = True
@@ -595,9 +733,8 @@ def _initdb_locale() -> str:
     return "C.UTF-8" if names & {"c.utf8", "c.utf-8"} else "C"
 
 
-def _write_server_conf(settings: Settings, sock_dir: Path | None) -> None:
+def _write_server_conf(settings: Settings, data_dir: Path, sock_dir: Path | None) -> None:
     """Connection settings live in das.conf, rewritten on every start so a changed DAS_PG_PORT applies."""
-    data_dir = settings.pg_data_dir
     main_conf = data_dir / "postgresql.conf"
     include = "include_if_exists = 'das.conf'"
     text = main_conf.read_text()
@@ -612,9 +749,9 @@ def _write_server_conf(settings: Settings, sock_dir: Path | None) -> None:
     )
 
 
-def _remove_stale_pid_file(settings: Settings) -> str | None:
-    entry = _read_pid_file(settings)
-    pid_file = _pid_file(settings)
+def _remove_stale_pid_file(data_dir: Path) -> str | None:
+    entry = _read_pid_file(data_dir)
+    pid_file = _pid_file(data_dir)
     if entry is None and not pid_file.exists():
         return None
     if entry is not None and _is_postgres_process(entry[0]):
@@ -655,7 +792,7 @@ def _ensure_databases(settings: Settings) -> None:
         conn.close()
 
 
-def _wait_accepting(settings: Settings, timeout_s: float = 15.0) -> None:
+def _wait_accepting(settings: Settings, layout: ClusterLayout, timeout_s: float = 15.0) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -665,9 +802,43 @@ def _wait_accepting(settings: Settings, timeout_s: float = 15.0) -> None:
             if time.monotonic() > deadline:
                 raise ServiceError(
                     f"PostgreSQL on 127.0.0.1:{settings.pg_port} is not accepting connections "
-                    f"({_last_line(str(exc))}); see {log_file(settings)}"
+                    f"({_last_line(str(exc))}); see {layout.log_file}"
                 ) from exc
             time.sleep(0.2)
+
+
+def _stop(settings: Settings, layout: ClusterLayout) -> None:
+    bin_dir = find_bin_dir(settings)
+    if bin_dir is None:
+        raise PostgresMissingError(_missing_message("cannot stop PostgreSQL: pg_ctl not found", "postgresql"))
+    _run(
+        [
+            str(bin_dir / "pg_ctl"),
+            "stop",
+            "-D",
+            str(layout.data_dir),
+            "-m",
+            "fast",
+            "-w",
+            "-t",
+            str(START_TIMEOUT_S),
+        ],
+        what="pg_ctl stop",
+        log_path=layout.log_file,
+        user=_service_user(),
+    )
+    log.info("PostgreSQL in %s stopped", layout.data_dir)
+
+
+def _discard_orphaned_cluster(settings: Settings, layout: ClusterLayout) -> str:
+    """Stop and delete an external cluster whose DAS_HOME was deleted (its pg.location is gone)."""
+    if _running_pid(layout.data_dir) is not None:
+        _stop(settings, layout)
+    cluster = layout.data_dir.parent
+    shutil.rmtree(cluster)
+    note = f"removed {cluster}, the cluster of an earlier {settings.home_abs} (no {LOCATION_FILE} in it)"
+    log.warning(note)
+    return note
 
 
 def up(settings: Settings) -> ClusterStatus:
@@ -680,23 +851,27 @@ def up(settings: Settings) -> ClusterStatus:
         return check_database(settings)
 
     notes: list[str] = []
-    running = _running_pid(settings)
+    layout = cluster_layout(settings)
+    if layout.external and not _bound_to_home(settings):
+        notes.append(_discard_orphaned_cluster(settings, layout))
+        layout = _home_layout(settings)
+    running = _running_pid(layout.data_dir)
     if running is not None:
         pid, running_port = running
         if running_port is not None and running_port != settings.pg_port:
             raise ServiceError(
-                f"the cluster in {settings.pg_data_dir} is already running on port {running_port}, not "
+                f"the cluster in {layout.data_dir} is already running on port {running_port}, not "
                 f"DAS_PG_PORT={settings.pg_port}: run 'das down' then 'das up', "
                 f"or set DAS_PG_PORT={running_port}"
             )
-        _wait_accepting(settings)
+        _wait_accepting(settings, layout)
         _ensure_databases(settings)
         result = status(settings)
         result.notes.append(f"already running (pid {pid})")
         return result
 
     bin_dir = ensure_binaries(settings)
-    stale = _remove_stale_pid_file(settings)
+    stale = _remove_stale_pid_file(layout.data_dir)
     if stale:
         notes.append(stale)
     if _port_in_use("127.0.0.1", settings.pg_port):
@@ -706,24 +881,31 @@ def up(settings: Settings) -> ClusterStatus:
         )
 
     user = _service_user()
-    data_dir, logs = settings.pg_data_dir, log_file(settings)
-    sock_dir: Path | None = socket_dir(settings)
-    if len(str(sock_dir)) > MAX_SOCKET_DIR_LEN:
+    if user is not None and not _initialised(layout.data_dir) and not _home_reachable(settings, user):
+        # A project in root's mode-700 home: the service user cannot get in, so the cluster lives outside.
+        layout = _external_layout(settings)
+        notes.append(f"'{user.name}' cannot reach {settings.home_abs}: cluster in {layout.data_dir.parent}")
+    data_dir, logs, sock_dir = layout.data_dir, layout.log_file, layout.usable_socket_dir
+    if sock_dir is None:
         notes.append(f"DAS_HOME path too long for a unix socket; TCP 127.0.0.1:{settings.pg_port} only")
-        sock_dir = None
-    for path in (data_dir, settings.logs_dir, *([sock_dir] if sock_dir else [])):
-        path.mkdir(parents=True, exist_ok=True)
-    data_dir.chmod(0o700)
-    logs.touch(exist_ok=True)
+    if layout.external:
+        assert user is not None  # only root places a cluster outside DAS_HOME
+        _prepare_external(settings, layout, user)
+    else:
+        for path in (data_dir, logs.parent, *([sock_dir] if sock_dir else [])):
+            path.mkdir(parents=True, exist_ok=True)
+        data_dir.chmod(0o700)
+        logs.touch(exist_ok=True)
+        if user is not None:
+            if data_dir.stat().st_uid != user.uid:
+                _chown_tree(data_dir, user)
+            os.chown(logs, user.uid, user.gid)
+            if sock_dir:
+                os.chown(sock_dir, user.uid, user.gid)
     if user is not None:
-        if data_dir.stat().st_uid != user.uid:
-            _chown_tree(data_dir, user)
-        os.chown(logs, user.uid, user.gid)
-        if sock_dir:
-            os.chown(sock_dir, user.uid, user.gid)
-        _check_reachable_by(user, [data_dir, logs, *([sock_dir] if sock_dir else [])])
+        _check_reachable_by(user, layout)
 
-    if not (data_dir / "PG_VERSION").exists():
+    if not _initialised(data_dir):
         if any(data_dir.iterdir()):
             raise ServiceError(
                 f"{data_dir} is not empty but holds no PostgreSQL cluster: move it away and run 'das up' again"
@@ -740,12 +922,11 @@ def up(settings: Settings) -> ClusterStatus:
                 f"--locale={_initdb_locale()}",
             ],
             what=f"initdb of {data_dir}",
-            settings=None,
             user=user,
         )
         log.info("initialised a PostgreSQL cluster in %s", data_dir)
         notes.append(f"initialised {data_dir}")
-    _write_server_conf(settings, sock_dir)
+    _write_server_conf(settings, data_dir, sock_dir)
     _run(
         [
             str(bin_dir / "pg_ctl"),
@@ -759,11 +940,11 @@ def up(settings: Settings) -> ClusterStatus:
             str(START_TIMEOUT_S),
         ],
         what=f"pg_ctl start on port {settings.pg_port}",
-        settings=settings,
+        log_path=logs,
         user=user,
     )
     log.info("PostgreSQL started on 127.0.0.1:%s", settings.pg_port)
-    _wait_accepting(settings)
+    _wait_accepting(settings, layout)
     _ensure_databases(settings)
     result = status(settings)
     result.notes.extend(notes)
@@ -776,26 +957,7 @@ def down(settings: Settings) -> ClusterStatus:
         current = status(settings)
         current.notes.append("managed database (DAS_DATABASE_URL): nothing local to stop")
         return current
-    if _running_pid(settings) is None:
-        return status(settings)
-    bin_dir = find_bin_dir(settings)
-    if bin_dir is None:
-        raise PostgresMissingError(_missing_message("cannot stop PostgreSQL: pg_ctl not found", "postgresql"))
-    _run(
-        [
-            str(bin_dir / "pg_ctl"),
-            "stop",
-            "-D",
-            str(settings.pg_data_dir),
-            "-m",
-            "fast",
-            "-w",
-            "-t",
-            str(START_TIMEOUT_S),
-        ],
-        what="pg_ctl stop",
-        settings=settings,
-        user=_service_user(),
-    )
-    log.info("PostgreSQL in %s stopped", settings.pg_data_dir)
+    layout = cluster_layout(settings)
+    if _running_pid(layout.data_dir) is not None:
+        _stop(settings, layout)
     return status(settings)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import pwd
 import shutil
+import signal
 import socket
 import subprocess
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +22,14 @@ import pytest
 from das.config import Settings
 from das.errors import ServiceError
 from das_tools.localstack.postgres import (
+    CLUSTERS_ROOT,
+    LOCATION_FILE,
+    SERVICE_USERS,
     PostgresMissingError,
     check_database,
     connect,
     down,
+    external_cluster_dir,
     find_bin_dir,
     format_status,
     server_major_version,
@@ -257,3 +265,201 @@ def test_missing_postgis_names_the_package_for_the_server_version(tmp_path: Path
     assert "PostGIS" in message
     assert "\n" not in message
     assert not settings.pg_data_dir.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Where the cluster lives for root in a private home, and for a user who is not root
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0,
+    reason="only as root does the server run as a service user that may be unable to reach DAS_HOME "
+    "(and only root can switch to another user); as anyone else the tests above already cover the cluster",
+)
+
+
+@pytest.fixture
+def private_home() -> Iterator[Settings]:
+    """Settings whose DAS_HOME sits in a root-owned mode-700 directory, like a project in /root."""
+    top = Path(tempfile.mkdtemp(prefix="das-pg-private-"))
+    top.chmod(0o700)
+    settings = Settings(home=top / "project" / ".das", pg_port=free_port())
+    try:
+        yield settings
+    finally:
+        with contextlib.suppress(ServiceError):
+            down(settings)
+        shutil.rmtree(external_cluster_dir(settings), ignore_errors=True)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def _service_user_name() -> str:
+    for name in SERVICE_USERS:
+        with contextlib.suppress(KeyError):
+            return pwd.getpwnam(name).pw_name
+    raise AssertionError(f"up() ran as root but none of {SERVICE_USERS} exists")
+
+
+def _user_can_search(user: str, path: Path) -> bool:
+    return subprocess.run(["test", "-x", str(path)], user=user, extra_groups=[], cwd="/").returncode == 0
+
+
+def _count_rows(settings: Settings, table: str) -> int | None:
+    """Rows in ``table`` of the das database, None when the table does not exist."""
+    conn = connect(settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT to_regclass(%s)", (table,))
+            if _scalar(cur) is None:
+                return None
+            cur.execute(f"SELECT count(*) FROM {table}")
+            return int(_scalar(cur))
+    finally:
+        conn.close()
+
+
+@needs_root
+def test_root_with_das_home_in_a_private_directory_gets_a_cluster_outside_it_that_keeps_its_data(
+    private_home: Settings,
+) -> None:
+    settings = private_home
+    cluster_dir = external_cluster_dir(settings)
+    assert not cluster_dir.exists()
+
+    start_or_give_up(settings)
+    # The situation this is about: the service user cannot get into DAS_HOME at all.
+    assert not _user_can_search(_service_user_name(), settings.home_abs)
+    first = status(settings)
+    assert first.running
+    assert first.data_dir == cluster_dir / "data"
+    assert first.socket_dir == cluster_dir / "socket"
+    assert first.log_file == cluster_dir / "postgres.log"
+    assert cluster_dir.parent == CLUSTERS_ROOT
+    assert cluster_dir.stat().st_mode & 0o777 == 0o700
+    assert (cluster_dir / "data").stat().st_mode & 0o777 == 0o700
+    assert (settings.home_abs / LOCATION_FILE).read_text().splitlines()[0] == str(cluster_dir)
+    assert not (settings.pg_data_dir / "PG_VERSION").exists()
+    assert "running" in format_status(first)
+    assert str(cluster_dir / "data") in format_status(first)
+
+    # Both ways in work: TCP (what the app uses) and the unix socket.
+    conn = connect(settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE TABLE survives_restart (id int)")
+            cur.execute("INSERT INTO survives_restart VALUES (1), (2)")
+        conn.commit()
+    finally:
+        conn.close()
+    with (
+        contextlib.closing(
+            psycopg2.connect(
+                host=str(first.socket_dir), port=settings.pg_port, user=settings.pg_user, dbname=settings.pg_database
+            )
+        ) as over_socket,
+        over_socket.cursor() as cur,
+    ):
+        cur.execute("SELECT count(*) FROM survives_restart")
+        assert _scalar(cur) == 2
+
+    stopped = down(settings)
+    assert stopped.running is False
+    assert stopped.data_dir == cluster_dir / "data"  # down found the same cluster
+
+    again = up(settings)
+    assert again.running
+    assert again.data_dir == cluster_dir / "data"
+    assert not any("initialised" in note for note in again.notes)
+    assert _count_rows(settings, "survives_restart") == 2
+    down(settings)
+    assert status(settings).running is False
+
+
+@needs_root
+def test_deleting_das_home_also_discards_its_cluster_outside_it(private_home: Settings) -> None:
+    settings = private_home
+    start_or_give_up(settings)
+    conn = connect(settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE TABLE from_the_old_home (id int)")
+        conn.commit()
+    finally:
+        conn.close()
+    down(settings)
+
+    shutil.rmtree(settings.home_abs)  # what 'make clean' does
+    assert any("left over" in note for note in status(settings).notes)
+    fresh = up(settings)
+
+    assert fresh.running
+    assert fresh.data_dir == external_cluster_dir(settings) / "data"
+    assert any("removed" in note and str(external_cluster_dir(settings)) in note for note in fresh.notes)
+    assert _count_rows(settings, "from_the_old_home") is None
+    assert (settings.home_abs / LOCATION_FILE).is_file()
+    down(settings)
+
+
+def _in_child_as(user: pwd.struct_passwd, work: Callable[[], str]) -> tuple[int, str]:
+    """Run ``work`` in a forked child that has become ``user`` for good; (exit code, its text or error)."""
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe and never returns
+        code = 1
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+            text = work()
+            code = 0
+        except BaseException as exc:  # everything must reach the parent
+            text = f"{type(exc).__name__}: {exc}"
+        finally:
+            os.write(write_end, text.encode())
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end) as reader:
+        text = reader.read()
+    _, wait_status = os.waitpid(child, 0)
+    return os.waitstatus_to_exitcode(wait_status), text
+
+
+@needs_root
+def test_a_user_who_is_not_root_runs_the_server_itself_with_data_under_das_home() -> None:
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no 'nobody' user on this machine to play a user without root")
+    if find_bin_dir(Settings(home=Path(tempfile.gettempdir()) / "das-probe")) is None:
+        pytest.skip("no PostgreSQL binaries on this machine")
+    top = Path(tempfile.mkdtemp(prefix="das-pg-nonroot-"))
+    os.chown(top, nobody.pw_uid, nobody.pw_gid)
+    top.chmod(0o700)  # private to that user, like any home
+    settings = Settings(home=top / ".das", pg_port=free_port())
+
+    def as_that_user() -> str:
+        started = up(settings)
+        server_uid = os.stat(f"/proc/{started.pid}").st_uid if Path("/proc").is_dir() else os.geteuid()
+        lines = [str(os.geteuid()), str(started.data_dir), str(server_uid), str(started.running)]
+        with contextlib.closing(connect(settings)) as conn, conn.cursor() as cur:
+            cur.execute("SELECT postgis_version()")
+            lines.append(str(_scalar(cur)))
+        lines.append(str(down(settings).running))
+        return "\n".join(lines)
+
+    try:
+        code, text = _in_child_as(nobody, as_that_user)
+        assert code == 0, text
+        euid, data_dir, server_uid, running, postgis_version, running_after_down = text.splitlines()
+        assert euid == server_uid == str(nobody.pw_uid)  # the server ran as that user, not a service user
+        assert data_dir == str(settings.pg_data_dir)
+        assert running == "True" and running_after_down == "False"
+        assert postgis_version.startswith("3")
+        assert (settings.pg_data_dir / "PG_VERSION").stat().st_uid == nobody.pw_uid
+        assert not external_cluster_dir(settings).exists()
+    finally:
+        pid_file = settings.pg_data_dir / "postmaster.pid"
+        if pid_file.exists():  # the child failed half way: stop what it started
+            with contextlib.suppress(ValueError, OSError):
+                os.kill(int(pid_file.read_text().split()[0]), signal.SIGTERM)
+        shutil.rmtree(top, ignore_errors=True)
