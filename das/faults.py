@@ -1,6 +1,6 @@
 """Fault injection for the crash tests: ``DAS_FAULT_INJECT=<point>`` kills the process (SIGKILL) at that point.
 
-Only tests set the variable. Each call site names a step boundary (``ingest:after-bronze`` ...), so a test can
+Only tests set the variable. Each call site names a step boundary (``ingest:anpr:after-bronze`` ...), so a test can
 kill a real run exactly there and check that the rerun finishes what is missing and repeats nothing.
 """
 

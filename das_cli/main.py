@@ -88,6 +88,9 @@ def ingest(
     source: Annotated[str, typer.Argument(help="a source name: cameras, crimes, anpr, hotlist, ...")],
     path: Annotated[Path, typer.Argument(help="a landing file or folder")],
     publish: Annotated[bool, typer.Option(help="also publish the changes to PostGIS")] = True,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="re-ingest files whose earlier run did not reconcile")
+    ] = False,
 ) -> None:
     """Ingest one file or folder through the same code the DAGs run."""
     from jobs import tasks
@@ -95,13 +98,28 @@ def ingest(
 
     try:
         source_spec(source)  # an unknown source fails here, before Spark starts
-        summary = tasks.ingest(source, path)
+        summary = tasks.ingest(source, path, retry_failed=retry_failed)
         if publish:
             _serving_database_ready()
             summary["published"] = tasks.publish(source, summary)
     except DasError as exc:
         _fail(exc)
     typer.echo(json.dumps(summary, indent=2, default=str))
+
+
+@app.command()
+def locks() -> None:
+    """The cross-process locks: which are held, by which process, for what, and for how long."""
+    from das.locks import list_locks
+
+    found = list_locks(get_settings())
+    for lock in found:
+        if lock.held:
+            typer.echo(f"{lock.name:<24} held by pid {lock.pid} on {lock.host} for {lock.age_s:,.0f} s: {lock.purpose}")
+        else:
+            typer.echo(f"{lock.name:<24} free")
+    if not found:
+        typer.echo("no locks yet")
 
 
 @app.command()

@@ -47,7 +47,7 @@ def publish_run(
             published.update(
                 _publish_silver(lake, settings, spec, sorted({p for e in committed for p in e.published_partitions}))
             )
-        crash_point("publish:after-postgis")
+        crash_point(f"publish:{spec.name}:after-postgis")
         for entry in entries:
             if entry.status == COMMITTED:
                 journal.remove(entry)
@@ -61,10 +61,13 @@ def publish_run(
 def _publish_silver(lake: Lake, settings: Settings, spec: SourceSpec, partitions: list[str]) -> dict[str, int]:
     table = spec.silver
     target = table.postgis_name or ""
+    rows = lake.read(table)
+    if spec.history is not None and spec.history.publish_current_only:
+        rows = rows.where(F.col(spec.history.is_current))
     if spec.publish == "replace":
-        return {target: postgis.publish_replace(settings, table, lake.read(table).toArrow())}
+        return {target: postgis.publish_replace(settings, table, rows.toArrow())}
     if spec.publish == "upsert":
-        return {target: postgis.publish_upsert(settings, table, lake.read(table).toArrow())}
+        return {target: postgis.publish_upsert(settings, table, rows.toArrow())}
     column = table.partition_by[0]
     total = 0
     for value in partitions:

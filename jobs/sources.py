@@ -39,7 +39,7 @@ CAMERAS = SourceSpec(
         "its history (SCD type 2); `das.cameras` is replaced in PostGIS."
     ),
     merge="scd2",
-    history=Scd2(("camera_id",), "attributes_hash", opened_by="installed_at", closed_by="removed_at"),
+    history=Scd2(("camera_id",), opened_by="installed_at", closed_by="removed_at"),
 )
 HOTLIST = SourceSpec(
     "hotlist",
@@ -47,7 +47,12 @@ HOTLIST = SourceSpec(
     SILVER_HOTLIST,
     hotlist.conform,
     schedule="*/15 * * * *",
-    description="Vehicle-of-interest hotlists; new entries trigger retro-hit checks through the silver Asset.",
+    description=(
+        "Vehicle-of-interest hotlists. A file is the full list for each list_name it holds: entries it no longer "
+        "lists are withdrawn (they stop hitting from then). New entries trigger retro-hit checks."
+    ),
+    merge="snapshot",
+    snapshot_scope="list_name",
 )
 CRIMES = SourceSpec(
     "crimes",
@@ -57,8 +62,11 @@ CRIMES = SourceSpec(
     schedule="@daily",
     description=(
         "Crime records (data.police.uk street CSV, police.uk API JSON, incident CSV, or a mapped CSV) with "
-        "occurrence windows and location precision; `das.crimes` is replaced in PostGIS."
+        "occurrence windows and location precision. A record republished with new content (a new outcome) is a "
+        "new version; `das.crimes` serves the current versions."
     ),
+    merge="scd2",
+    history=Scd2(("crime_id",), publish_current_only=True),
 )
 ANPR = SourceSpec(
     "anpr",

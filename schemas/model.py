@@ -115,6 +115,7 @@ class Table:
     postgis_exclude: tuple[str, ...] = ()  # lake-only columns (lineage that analysts do not need)
     postgis_indexes: tuple[tuple[str, ...], ...] = ()
     postgis_brin: tuple[str, ...] = ()
+    postgis_key: tuple[str, ...] | None = None  # the served table's key when it differs (one version served)
     event_time: str | None = None  # when the recorded event happened: checked against now and retention
 
     def __post_init__(self) -> None:

@@ -73,7 +73,7 @@ def point_expression(geom: PointGeometry) -> str:
 
 
 def primary_key_columns(table: Table) -> tuple[str, ...]:
-    key = table.key
+    key = table.postgis_key or table.key
     part = table.postgis_partition_by_day
     if part and part not in key:
         key = (*key, part)

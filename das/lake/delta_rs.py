@@ -58,6 +58,7 @@ class DeltaRsLake(Lake):
 
     def _ensure_table(self, table: Table) -> None:
         if self.exists(table):
+            self._add_declared_columns(table)
             return
         from deltalake import DeltaTable
 
@@ -70,6 +71,18 @@ class DeltaRsLake(Lake):
             description=table.description,
             storage_options=self.storage_options,
         )
+
+    def _add_declared_columns(self, table: Table) -> None:
+        """Schema evolution: columns declared since the table was created are added (nullable; older rows read
+        them as null). Only additions: a changed or removed column is a migration, not an evolution."""
+        from deltalake.schema import Field, Schema
+
+        dt = self._delta_table(table)
+        present = {f.name for f in dt.schema().fields}
+        missing = [f for f in table.arrow_schema() if f.name not in present]
+        if missing:
+            declared = Schema.from_arrow(pa.schema([f.with_nullable(True) for f in missing]))
+            dt.alter.add_columns([Field(f.name, f.type, nullable=True) for f in declared.fields])
 
     def version(self, table: Table) -> int:
         return -1 if not self.exists(table) else int(self._delta_table(table).version())

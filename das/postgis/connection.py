@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -33,7 +34,7 @@ def engine(settings: Settings) -> Engine:
 def unreachable(settings: Settings, exc: Exception) -> ServiceError:
     where = "DAS_DATABASE_URL" if settings.database_url else f"{settings.pg_host}:{settings.pg_port}"
     return ServiceError(
-        f"PostGIS at {where} is unreachable ({str(exc).strip().splitlines()[0]}); start the local "
+        f"PostGIS at {where} is unreachable ({_first_line(exc)}); start the local "
         "cluster with `das up` or point DAS_DATABASE_URL at a running PostGIS"
     )
 
@@ -48,8 +49,19 @@ def transaction(settings: Settings) -> Iterator[PgConnection]:
     try:
         with conn:  # commits or rolls back
             yield conn
+    except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+        raise ServiceError(
+            f"the connection to PostGIS was lost during a transaction ({_first_line(exc)}); nothing of it was "
+            "committed: retry once the database is back (an Airflow task retries by itself)"
+        ) from exc
     finally:
-        conn.close()
+        with contextlib.suppress(psycopg2.Error):
+            conn.close()
+
+
+def _first_line(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def qualified(name: str) -> str:

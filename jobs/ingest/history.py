@@ -7,22 +7,9 @@ from datetime import UTC, datetime
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.ingest.classify import EXISTS
 from schemas.model import Table
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def unchanged_keys(batch: DataFrame, current: DataFrame, entity_key: tuple[str, ...], hash_column: str) -> DataFrame:
-    """Entities whose current version has the same attribute hash as a batch record: those records are duplicates."""
-    key = [*entity_key, hash_column]
-    return (
-        batch.select(*key)
-        .join(current.select(*key), key)
-        .select(*entity_key)
-        .distinct()
-        .withColumn(EXISTS, F.lit(True))
-    )
 
 
 def merge_history(
@@ -62,3 +49,41 @@ def merge_history(
     )
     columns = table.column_names
     return closed.select(*columns).unionByName(opened.select(*columns))
+
+
+def merge_snapshot(
+    held: DataFrame,
+    batch: DataFrame,
+    present: DataFrame,
+    now: datetime,
+    table: Table,
+    key: tuple[str, ...],
+    scope: str,
+    valid_to: str = "valid_to",
+) -> tuple[DataFrame, DataFrame]:
+    """A batch that is the full list for each ``scope`` value it holds: (the new table, the withdrawn rows).
+
+    ``batch`` holds the rows to publish (new, or updated versions that replace the held row with their key);
+    ``present`` the keys of every record the batch lists. Held rows of a listed scope that the batch lacks are
+    withdrawn: their ``valid_to`` becomes ``now`` (unless they ended earlier). Other scopes are untouched.
+    """
+    now_ts = F.lit(now).cast("timestamp")
+    keys = list(key)
+    scopes = present.select(scope).distinct().withColumn("_listed_scope", F.lit(True))
+    listed = present.select(*keys).distinct().withColumn("_listed", F.lit(True))
+    replaced = batch.select(*keys).distinct().withColumn("_replaced", F.lit(True))
+    kept = (
+        held.join(replaced, keys, "left_anti")
+        .join(F.broadcast(scopes), scope, "left")
+        .join(listed, keys, "left")
+        .withColumn(
+            "_withdrawn",
+            F.col("_listed_scope").isNotNull()
+            & F.col("_listed").isNull()
+            & (F.col(valid_to).isNull() | (F.col(valid_to) > now_ts)),
+        )
+        .withColumn(valid_to, F.when(F.col("_withdrawn"), now_ts).otherwise(F.col(valid_to)))
+    )
+    columns = table.column_names
+    withdrawn = kept.where("_withdrawn").select(*columns)
+    return kept.select(*columns).unionByName(batch.select(*columns)), withdrawn

@@ -24,6 +24,8 @@ class FileOutcome:
     rows_published: int = 0
     rows_quarantined: int = 0
     rows_duplicate: int = 0
+    rows_updated: int = 0  # of the published: new versions of records already held (corrections)
+    rows_conflicting: int = 0  # of the quarantined: the same key with other content
     status: str = SUCCEEDED
     messages: list[str] = field(default_factory=list)
 
@@ -51,6 +53,7 @@ class IngestResult:
     data_docs: list[str] = field(default_factory=list)
     published_partitions: list[str] = field(default_factory=list)  # silver partition values the run added rows to
     recovered_runs: list[str] = field(default_factory=list)  # interrupted runs this call finished first
+    rows_withdrawn: int = 0  # snapshot sources: held entries the new snapshot no longer lists
 
     def total(self, attribute: str) -> int:
         return sum(getattr(f, attribute) for f in self.files)
@@ -79,6 +82,8 @@ def ledger_rows(result: IngestResult, started: datetime, finished: datetime) -> 
                 "rows_published": f.rows_published,
                 "rows_quarantined": f.rows_quarantined,
                 "rows_duplicate": f.rows_duplicate,
+                "rows_updated": f.rows_updated,
+                "rows_conflicting": f.rows_conflicting,
                 "status": f.status if f.reconciles or f.status != SUCCEEDED else FAILED,
                 "message": "; ".join(f.messages)[:4000] or None,
             }

@@ -29,6 +29,7 @@ from jobs.ingest import classify as K
 from jobs.ingest import history, quarantine
 from jobs.ingest.bronze import bronze_rows, with_lineage
 from jobs.ingest.conform.common import REJECT_REASON, ConformContext, apply_mapping, prefix_raw, recognise_format
+from jobs.ingest.history import EPOCH
 from jobs.ingest.journal import COMMITTED, RUNNING, Journal, JournalEntry
 from jobs.ingest.journal import FAILED as JOURNAL_FAILED
 from jobs.ingest.landing import LandedFile, discover
@@ -48,6 +49,7 @@ from schemas.model import Table
 from schemas.tables import INGEST_RUNS, QUARANTINE
 
 log = logging.getLogger("das.ingest")
+_LISTED = "_listed"  # the keys a snapshot batch lists (for withdrawals)
 
 
 @dataclass
@@ -99,7 +101,12 @@ class RunContext:
         version = self.entry.silver_version
         if version < 0:
             return self.spark.createDataFrame([], self.spec.silver.spark_schema())
-        return self.lake.read(self.spec.silver, version=version, partitions=partitions)
+        rows = self.lake.read(self.spec.silver, version=version, partitions=partitions)
+        h = self.spec.history
+        if h is not None:  # rows stored before the source kept history are each record's first, current version
+            rows = rows.withColumn(h.valid_from, F.coalesce(F.col(h.valid_from), F.lit(EPOCH).cast("timestamp")))
+            rows = rows.withColumn(h.is_current, F.coalesce(F.col(h.is_current), F.col(h.valid_to).isNull()))
+        return rows
 
     def references(self) -> dict[str, DataFrame]:
         """The silver tables conform reads, at the versions the run started from."""
@@ -150,7 +157,7 @@ def ingest_source(
                 reference_versions={t.qualified_name: lake.version(t) for t in spec.references},
             )
             journal.write(entry)
-            crash_point("ingest:after-journal")
+            crash_point(f"ingest:{spec.name}:after-journal")
             _run(RunContext(spark, lake, settings, spec, run_id, now, result, entry), fresh, journal)
     for done in (*recovered, result):
         _raise_unless_reconciled(done)
@@ -173,7 +180,7 @@ def _run(ctx: RunContext, files: list[LandedFile], journal: Journal) -> None:
     ledger = ledger_rows(ctx.result, ctx.now, datetime.now(UTC))
     if ledger:
         ctx.lake.append(INGEST_RUNS, ctx.spark.createDataFrame(ledger, INGEST_RUNS.spark_schema()), txn=ctx.run_id)
-    crash_point("ingest:after-ledger")
+    crash_point(f"ingest:{ctx.spec.name}:after-ledger")
     ctx.entry.status = COMMITTED if not ctx.result.unreconciled() else JOURNAL_FAILED
     ctx.entry.published_partitions = ctx.result.published_partitions
     ctx.entry.rows_published = ctx.result.total("rows_published")
@@ -304,7 +311,7 @@ def _ingest_parsed(ctx: RunContext, parsed: list[ParsedFile]) -> None:
             ctx.staged.append((ctx.lake.stage(QUARANTINE, rejected), "append"))
         for staged, mode in ctx.staged:
             ctx.lake.commit(staged, mode, txn=ctx.run_id)  # type: ignore[arg-type]
-            crash_point(f"ingest:after-{staged.table.layer}")
+            crash_point(f"ingest:{spec.name}:after-{staged.table.layer}")
         ctx.staged = []
     except Exception:
         for staged, _ in ctx.staged:
@@ -336,27 +343,43 @@ def _ingest_group(ctx: RunContext, files: list[ParsedFile]) -> None:
     conformed = spec.conform(raw, fmt, ConformContext(ctx.now, ctx.settings, ctx.references()))
     classified = _classify(ctx, raw, conformed).persist(StorageLevel.MEMORY_AND_DISK)
     ctx.persisted.append(classified)
-    counts = classified.groupBy("source_checksum", K.STATUS, REJECT_REASON).count().collect()
+    counts = classified.groupBy("source_checksum", K.STATUS, REJECT_REASON, K.UPDATED).count().collect()
     for row in counts:
-        ctx.outcomes[row["source_checksum"]].count(row[K.STATUS], row["count"])
+        outcome = ctx.outcomes[row["source_checksum"]]
+        outcome.count(row[K.STATUS], row["count"])
         if row[K.STATUS] == K.QUARANTINED:
             ctx.result.quarantine_reasons[row[REJECT_REASON]] += row["count"]
+            if row[REJECT_REASON] in ("conflicting_key", "superseded"):
+                outcome.rows_conflicting += row["count"]
+        if row[K.UPDATED]:
+            outcome.rows_updated += row["count"]
     ctx.add(QUARANTINE, quarantine.rejected_rows(classified.where(F.col(K.STATUS) == K.QUARANTINED), spec.name))
     published = classified.where(F.col(K.STATUS) == K.PUBLISHED)
     # SCD2 version columns are added when the history is merged.
     ctx.add(spec.silver, published.select(*[c for c in spec.silver.column_names if c in published.columns]))
+    if spec.snapshot_scope is not None:  # every record the snapshot lists, valid or not, is not withdrawn
+        listed = classified.where(F.col(spec.snapshot_scope).isNotNull())
+        ctx.frames.setdefault(_LISTED, []).append(listed.select(spec.snapshot_scope, *spec.dedupe_key))
 
 
 def _classify(ctx: RunContext, raw: DataFrame, conformed: DataFrame) -> DataFrame:
-    """Mark each conformed row published, quarantined (with its reason) or duplicate."""
+    """Mark each conformed row published (maybe updated), quarantined (with its reason) or duplicate."""
     spec, key = ctx.spec, ctx.spec.dedupe_key
-    ranked = K.rank_in_batch(conformed, key)
     if spec.history is not None:
-        current = ctx.silver_at_start().where(F.col(spec.history.is_current))
-        held = history.unchanged_keys(ranked, current, key, spec.history.hash_column)
+        held_rows = ctx.silver_at_start().where(F.col(spec.history.is_current))
+    elif spec.merge == "snapshot":
+        held_rows = ctx.silver_at_start()
     else:
-        held = K.held_keys(_silver_to_probe(ctx, raw), key)
-    return K.classify(ranked, held, key)
+        held_rows = _silver_to_probe(ctx, raw)
+    held = K.held_content(held_rows, key, spec.content_columns)
+    return K.classify(
+        conformed,
+        held,
+        key,
+        content_columns=spec.content_columns,
+        corrections_allowed=spec.corrections_allowed,
+        winner=spec.winner,
+    )
 
 
 def _silver_to_probe(ctx: RunContext, raw: DataFrame) -> DataFrame:
@@ -374,6 +397,8 @@ def _silver_to_probe(ctx: RunContext, raw: DataFrame) -> DataFrame:
 
 def _stage_silver(ctx: RunContext, published: DataFrame) -> None:
     spec = ctx.spec
+    # A rewrite is computed from the run's silver version: a concurrent rewrite makes the commit fail, not vanish.
+    read_version = ctx.entry.silver_version if ctx.entry.silver_version >= 0 else None
     if spec.history is not None:
         h = spec.history
         merged = history.merge_history(
@@ -388,8 +413,16 @@ def _stage_silver(ctx: RunContext, published: DataFrame) -> None:
             valid_to=h.valid_to,
             is_current=h.is_current,
         )
-        # Computed from the run's silver version: a concurrent rewrite makes the commit fail, not vanish.
-        read_version = ctx.entry.silver_version if ctx.entry.silver_version >= 0 else None
+        staged, mode = ctx.lake.stage(spec.silver, merged, read_version=read_version), "overwrite"
+    elif spec.snapshot_scope is not None:
+        listed = ctx.frames.get(_LISTED, [])
+        present = listed[0] if listed else published.select(spec.snapshot_scope, *spec.dedupe_key).limit(0)
+        for frame in listed[1:]:
+            present = present.unionByName(frame)
+        merged, withdrawn = history.merge_snapshot(
+            ctx.silver_at_start(), published, present, ctx.now, spec.silver, spec.dedupe_key, spec.snapshot_scope
+        )
+        ctx.result.rows_withdrawn = withdrawn.count()
         staged, mode = ctx.lake.stage(spec.silver, merged, read_version=read_version), "overwrite"
     else:
         staged, mode = ctx.lake.stage(spec.silver, published), "append"

@@ -10,10 +10,10 @@ from pyspark.sql import Column, DataFrame
 
 from jobs.ingest.conform.common import ConformContext
 from schemas.landing import LandingFormat
-from schemas.model import Table
+from schemas.model import LINEAGE_COLUMNS, Table
 from schemas.tables import bronze_table
 
-MergeMode = Literal["append", "scd2"]
+MergeMode = Literal["append", "scd2", "snapshot"]
 PublishMode = Literal["replace", "upsert", "day_partitions", "none"]
 Conform = Callable[[DataFrame, LandingFormat, ConformContext], DataFrame]
 
@@ -22,18 +22,23 @@ Conform = Callable[[DataFrame, LandingFormat, ConformContext], DataFrame]
 class Scd2:
     """How a source keeps history (slowly changing dimension, type 2) in its silver table.
 
-    A record whose entity key is new opens a version valid from ``opened_by`` (or always); one whose
-    ``hash_column`` differs from the entity's current version closes that version at the ingest time and opens a
-    new one; one whose hash is unchanged is a duplicate.
+    A record whose entity key is new opens a version valid from ``opened_by`` (or always); one whose content
+    differs from the entity's current version closes that version at the ingest time and opens a new one (an
+    update); one whose content is unchanged is a duplicate. PostGIS serves every version, or with
+    ``publish_current_only`` only the current one.
     """
 
     entity_key: tuple[str, ...]
-    hash_column: str
     opened_by: str | None = None  # e.g. installed_at: a first version is valid from then, so earlier events match
     closed_by: str | None = None  # e.g. removed_at: the version ends then
     valid_from: str = "valid_from"
     valid_to: str = "valid_to"
     is_current: str = "is_current"
+    publish_current_only: bool = False
+
+    @property
+    def version_columns(self) -> tuple[str, ...]:
+        return (self.valid_from, self.valid_to, self.is_current)
 
 
 @dataclass(frozen=True)
@@ -52,10 +57,17 @@ class SourceSpec:
     # partitions. None = probe the whole silver table.
     partition_probe: Callable[[DataFrame], Column] | None = None
     volume_baseline: bool = False  # compare each batch's volume with the trailing baseline (a warning)
+    # Which version wins when one batch holds several for a key: the latest by these columns. None: conflict.
+    winner: tuple[str, ...] = ()
+    # merge="snapshot": each batch is the full list for every value of this column it holds; held rows of those
+    # lists that the batch lacks are withdrawn (their valid_to ends now).
+    snapshot_scope: str | None = None
 
     def __post_init__(self) -> None:
         if (self.merge == "scd2") != (self.history is not None):
             raise ValueError(f"source {self.name}: merge='scd2' and history go together")
+        if (self.merge == "snapshot") != (self.snapshot_scope is not None):
+            raise ValueError(f"source {self.name}: merge='snapshot' and snapshot_scope go together")
         if not self.formats:
             raise ValueError(f"source {self.name}: declare at least one landing format")
 
@@ -67,6 +79,17 @@ class SourceSpec:
     def dedupe_key(self) -> tuple[str, ...]:
         """What makes a record the same record: the silver key, or for SCD2 the entity key."""
         return self.history.entity_key if self.history else self.silver.key
+
+    @property
+    def content_columns(self) -> tuple[str, ...]:
+        """The contract fields that make two records the same: every silver column but lineage and versioning."""
+        skip = {c.name for c in LINEAGE_COLUMNS} | set(self.history.version_columns if self.history else ())
+        return tuple(c for c in self.silver.column_names if c not in skip)
+
+    @property
+    def corrections_allowed(self) -> bool:
+        """Whether a held key may come again with new content (a new version) rather than conflict."""
+        return self.merge != "append"
 
     @property
     def asset_uri(self) -> str:

@@ -54,7 +54,6 @@ def conform_hotlist(raw: DataFrame) -> DataFrame:
                 list_name,
                 plate,
                 F.coalesce(valid_from.cast("string"), F.lit("")),
-                F.coalesce(valid_to.cast("string"), F.lit("")),
             ),
             256,
         ).alias("hotlist_entry_id"),

@@ -39,10 +39,11 @@ def test_defaults_and_normalised_plate(spark) -> None:  # type: ignore[no-untype
     assertDataFrameEqual(out, expected)
 
 
-def test_the_entry_id_is_stable_and_depends_on_list_plate_and_validity(spark) -> None:  # type: ignore[no-untyped-def]
+def test_the_entry_id_is_stable_and_depends_on_list_plate_and_start(spark) -> None:  # type: ignore[no-untyped-def]
     def entry_id(**fields: str) -> str:
         return conform(spark, **fields).first()["hotlist_entry_id"]  # type: ignore[index]
 
     assert entry_id() == entry_id(reason="another reason")
     assert entry_id() != entry_id(list_name="ANPR-stolen")
-    assert entry_id() != entry_id(valid_to="2025-01-01T00:00:00Z")
+    assert entry_id() == entry_id(valid_to="2025-01-01T00:00:00Z")  # a new end date updates the entry
+    assert entry_id() != entry_id(valid_from="2025-01-01T00:00:00Z")

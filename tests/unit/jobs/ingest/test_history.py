@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from jobs.ingest.history import EPOCH, merge_history, unchanged_keys
+from jobs.ingest.history import EPOCH, merge_history
 from schemas.tables import SILVER_CAMERAS
 from tests.unit.jobs.detectors.builders import camera, silver_frame
 
@@ -51,13 +51,26 @@ def test_a_new_camera_is_valid_from_its_installation_or_always(spark) -> None:  
     assert by_id["OTHER"][3:] == (None, True)  # untouched
 
 
-def test_unchanged_attributes_are_duplicates(spark) -> None:  # type: ignore[no-untyped-def]
-    current = silver_frame(
-        spark, SILVER_CAMERAS, [camera("C1", attributes_hash="h1"), camera("C2", attributes_hash="h2")]
+def test_a_snapshot_withdraws_the_entries_it_no_longer_lists_in_its_own_lists_only(spark) -> None:  # type: ignore[no-untyped-def]
+    from jobs.ingest.history import merge_snapshot
+
+    schema = "hotlist_entry_id string, list_name string, valid_to timestamp"
+    held = spark.createDataFrame(
+        [("keep", "stolen", None), ("gone", "stolen", None), ("other", "wanted", None)], schema
     )
-    batch = silver_frame(
-        spark, SILVER_CAMERAS, [camera("C1", attributes_hash="h1"), camera("C2", attributes_hash="h9")]
+    present = spark.createDataFrame(
+        [("stolen", "keep"), ("stolen", "new")], "list_name string, hotlist_entry_id string"
     )
-    assert [r["camera_id"] for r in unchanged_keys(batch, current, ("camera_id",), "attributes_hash").collect()] == [
-        "C1"
-    ]
+    batch = spark.createDataFrame([("new", "stolen", None)], schema)
+    from schemas.model import Column, Table
+
+    table = Table(
+        "h",
+        "silver",
+        "",
+        (Column("hotlist_entry_id", "string"), Column("list_name", "string"), Column("valid_to", "timestamp")),
+    )
+    merged, withdrawn = merge_snapshot(held, batch, present, NOW, table, ("hotlist_entry_id",), "list_name")
+    rows = {r["hotlist_entry_id"]: r["valid_to"] for r in merged.collect()}
+    assert rows == {"keep": None, "gone": NOW.replace(tzinfo=None), "other": None, "new": None}
+    assert [r["hotlist_entry_id"] for r in withdrawn.collect()] == ["gone"]
