@@ -407,6 +407,8 @@ def test_ingest_runs_upsert_by_run_and_file(db: Settings, conn: Any) -> None:
             "rows_published": published,
             "rows_quarantined": 10 - published,
             "rows_duplicate": 0,
+            "rows_updated": 0,
+            "rows_conflicting": 0,
             "status": status,
             "message": None,
         }

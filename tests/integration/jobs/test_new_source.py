@@ -104,7 +104,7 @@ def test_a_new_source_ingests_end_to_end_with_only_a_spec_and_a_conform_function
         "ticket_id,plate,issued_at,street\n"
         "T1,ab12 cde,2024-04-01T09:00:00Z,Strand\n"
         "T2,XY99ZZZ,2024-04-01T10:00:00Z,Whitehall\n"
-        "T1,AB12CDE,2024-04-01T09:00:00Z,Strand\n"  # the same ticket again
+        "T1,ab12 cde,2024-04-01T09:00:00Z,Strand\n"  # the same ticket again
         "T3,,2024-04-01T11:00:00Z,Mall\n"  # no plate
         "T4,GH12JKL,2024-04-01T12:00:00Z\n"  # a field short: malformed
     )

@@ -137,8 +137,6 @@ def test_a_run_killed_at_any_step_is_finished_by_the_next_run_exactly_once(scene
     summary = tasks.ingest("anpr", landing / "anpr", settings=settings)  # the next scheduled run
     tasks.publish("anpr", summary, settings=settings)
     assert _counts(settings, spark) == EXPECTED
-    tasks.publish("anpr", tasks.ingest("anpr", landing / "anpr", settings=settings), settings=settings)
-    assert _counts(settings, spark) == EXPECTED  # and once more: nothing changes
 
 
 def test_two_runs_started_at_once_give_the_result_of_one(scene, spark) -> None:  # type: ignore[no-untyped-def]

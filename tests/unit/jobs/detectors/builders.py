@@ -131,6 +131,8 @@ def crime(
         "location_precision": "exact",
         "source_format": "incident_csv",
         "crime_month": occurred.strftime("%Y-%m") if occurred else "2024-05",
+        "valid_from": datetime(2020, 1, 1, tzinfo=UTC),
+        "is_current": True,
         **overrides,
     }
 

@@ -19,7 +19,7 @@ from tests.unit.jobs.ingest.raw import raw_frame
 
 NOW = datetime(2024, 4, 2, 12, 0, tzinfo=timezone.utc)
 BBOX = (-0.65, 51.2, 0.45, 51.8)
-FUZZ = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 VALUE = st.one_of(
     st.none(),
     st.text(max_size=30),
