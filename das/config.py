@@ -11,8 +11,9 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import quote
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +33,18 @@ class IngestLimits(BaseModel):
     max_field_chars: int = 1 << 16
     max_depth: int = 32
     max_fields: int = 1_000
+
+
+class RetentionPolicy(BaseModel):
+    """How long each kind of data is kept (days); ``das retention run`` and the retention DAG delete what is older
+    and vacuum it away. Reads are personal data (DPA 2018 Part 3): 12 months, as the national ANPR service."""
+
+    anpr_days: int = 365  # bronze and silver reads, their PostGIS day partitions
+    crimes_days: int | None = None  # None: kept (police.uk data is public)
+    quarantine_days: int = 30  # rejected rows of every source (raw records included)
+    flags_days: int | None = None  # None: flags stay; evidence of expired reads is marked expired
+    audit_days: int = 2557  # 7 years
+    work_folders_hours: float = 24.0  # leftovers of killed runs and stale staging folders
 
 
 class HotlistHitParams(BaseModel):
@@ -111,6 +124,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     airflow_database_url: str | None = None
     pg_bin_dir: Path | None = None
+    pg_password: SecretStr | None = None  # the pipeline role's; local setup: generated into DAS_HOME/secrets
+    pseudonym_key: SecretStr | None = None  # plate pseudonyms; local setup: generated into DAS_HOME/secrets
 
     locks_dir_setting: Path | None = Field(default=None, alias="DAS_LOCKS_DIR")
     lock_timeout_s: float = 3600.0
@@ -131,6 +146,7 @@ class Settings(BaseSettings):
     detection_days: int = 1  # detectors look at the latest N days of reads (camera_silent adds its baseline)
 
     ingest: IngestLimits = IngestLimits()
+    retention: RetentionPolicy = RetentionPolicy()
     hotlist_hit: HotlistHitParams = HotlistHitParams()
     cloned_plate: ClonedPlateParams = ClonedPlateParams()
     convoy: ConvoyParams = ConvoyParams()
@@ -202,17 +218,29 @@ class Settings(BaseSettings):
     def checkpoints_dir(self) -> Path:
         return self.home_abs / "checkpoints"
 
+    def local_password(self, role: str) -> str | None:
+        """A local role's password: DAS_PG_PASSWORD for the pipeline's role, else its generated secret file."""
+        if role == self.pg_user and self.pg_password is not None:
+            return self.pg_password.get_secret_value()
+        path = self.home_abs / "secrets" / f"pg-{role}.password"
+        return path.read_text(encoding="utf-8").strip() if path.exists() else None
+
+    def _local_url(self, role: str, database: str) -> str:
+        password = self.local_password(role)
+        credentials = f"{quote(role, safe='')}:{quote(password, safe='')}" if password else quote(role, safe="")
+        return f"postgresql+psycopg2://{credentials}@{self.pg_host}:{self.pg_port}/{database}"
+
     @property
     def sqlalchemy_url(self) -> str:
-        return self.database_url or (
-            f"postgresql+psycopg2://{self.pg_user}@{self.pg_host}:{self.pg_port}/{self.pg_database}"
-        )
+        return self.database_url or self._local_url(self.pg_user, self.pg_database)
+
+    @property
+    def airflow_role(self) -> str:
+        return "das_airflow"
 
     @property
     def airflow_sqlalchemy_url(self) -> str:
-        return self.airflow_database_url or (
-            f"postgresql+psycopg2://{self.pg_user}@{self.pg_host}:{self.pg_port}/{self.airflow_database}"
-        )
+        return self.airflow_database_url or self._local_url(self.airflow_role, self.airflow_database)
 
     @property
     def libpq_dsn(self) -> str:

@@ -18,6 +18,14 @@ from das.errors import DasError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: results go to BENCHMARKS.md-ready tables.")
 app.add_typer(bench_app, name="bench")
+users_app = typer.Typer(no_args_is_help=True, help="Users: a database login in a role group, and an API token.")
+app.add_typer(users_app, name="users")
+search_app = typer.Typer(no_args_is_help=True, help="Audited searches: each needs a purpose and is logged.")
+app.add_typer(search_app, name="search")
+audit_app = typer.Typer(no_args_is_help=True, help="The audit log: who searched what, why, and is it intact.")
+app.add_typer(audit_app, name="audit")
+retention_app = typer.Typer(no_args_is_help=True, help="Retention: delete what has expired, everywhere.")
+app.add_typer(retention_app, name="retention")
 
 
 def _fail(exc: Exception) -> None:
@@ -105,6 +113,147 @@ def ingest(
     except DasError as exc:
         _fail(exc)
     typer.echo(json.dumps(summary, indent=2, default=str))
+
+
+def _iso_time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        _fail(DasError(f"{option} {value!r} is not ISO 8601, e.g. 2024-04-01T00:00:00Z"))
+        raise
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="the user's name (their database login)")],
+    role: Annotated[str, typer.Option("--role", help="engineer | analyst | investigator | auditor")],
+    as_json: Annotated[bool, typer.Option("--json", help="print {name, role, db_password, api_token}")] = False,
+) -> None:
+    """Create a user: a login role in the role's group, with a database password and an API token (shown once)."""
+    from das import users
+
+    try:
+        user = users.add(get_settings(), name, role)
+    except DasError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(user.as_dict()))
+        return
+    typer.echo(f"user {user.name} ({user.role}) created; these are shown once, keep them safe:")
+    typer.echo(f"  database password: {user.db_password}")
+    typer.echo(f"  API token:         {user.api_token}")
+
+
+@users_app.command("list")
+def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every user, their role, and whether they were revoked."""
+    from das import users
+
+    try:
+        rows = users.list_users(get_settings())
+    except DasError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    for row in rows:
+        state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
+        typer.echo(f"{row['name']:<24} {row['role']:<14} {state}")
+
+
+@users_app.command("revoke")
+def users_revoke(name: Annotated[str, typer.Argument(help="the user to revoke")]) -> None:
+    """End a user's database login (and open sessions) and API token."""
+    from das import users
+
+    try:
+        users.revoke(get_settings(), name)
+    except DasError as exc:
+        _fail(exc)
+    typer.echo(f"user {name} revoked: no login, no token")
+
+
+@search_app.command("plate")
+def search_plate(
+    plate: Annotated[str, typer.Argument(help="a plate; * and ? are wildcards")],
+    purpose: Annotated[str, typer.Option("--purpose", help="why you search (at least 10 characters); logged")],
+    case_ref: Annotated[str | None, typer.Option("--case", help="case or incident reference")] = None,
+    since: Annotated[str | None, typer.Option("--from", help="ISO time (default: 30 days ago)")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="ISO time (default: now)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A plate's reads, through the audited search (connect as yourself: DAS_PG_USER / DAS_PG_PASSWORD)."""
+    from datetime import timedelta
+
+    import psycopg2
+
+    from das import audit
+
+    if len(purpose.strip()) < 10:
+        _fail(DasError("--purpose must say why, in at least 10 characters (it is written to the audit log)"))
+    t_to = _iso_time(until, "--to") or datetime.now(timezone.utc)
+    t_from = _iso_time(since, "--from") or t_to - timedelta(days=30)
+    try:
+        rows = audit.search_plate(get_settings(), plate, t_from, t_to, purpose, case_ref)
+    except (DasError, psycopg2.Error) as exc:
+        _fail(DasError(str(exc).strip().splitlines()[0]))
+    if as_json:
+        typer.echo(json.dumps([{k: _jsonable(v) for k, v in r.items()} for r in rows], indent=2))
+        return
+    for r in rows:
+        typer.echo(f"{_jsonable(r['read_at'])}  {r['plate']:<10} {r['camera_id']:<16} {r['camera_name'] or ''}")
+    typer.echo(f"{len(rows)} read(s); this search is in the audit log")
+
+
+@audit_app.command("report")
+def audit_report(
+    since: Annotated[str | None, typer.Option("--since", help="ISO time")] = None,
+    user: Annotated[str | None, typer.Option("--user", help="only this user")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Searches by user, action and purpose, with their volume."""
+    from das import audit
+
+    try:
+        rows = audit.report(get_settings(), _iso_time(since, "--since"), user)
+    except DasError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        typer.echo(f"{r['user']:<16} {r['action']:<22} {r['searches']:>6} x {r['rows']:>8} rows  {r['purpose'] or ''}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit log's hash chain: exit 1 when a row was changed, removed or inserted."""
+    from das import audit
+
+    try:
+        result = audit.verify(get_settings())
+    except DasError as exc:
+        _fail(exc)
+    for problem in result.problems:
+        typer.echo(problem, err=True)
+    if not result.intact:
+        raise typer.Exit(code=1)
+    typer.echo(f"audit log intact: {result.rows} rows, every hash chained")
+
+
+@retention_app.command("run")
+def retention_run(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Delete what has expired (DAS_RETENTION__*) from every layer and PostGIS, vacuum, and log it."""
+    from jobs import tasks
+
+    try:
+        removed = tasks.retention()
+    except DasError as exc:
+        _fail(exc)
+    typer.echo(json.dumps(removed, indent=2) if as_json else "\n".join(f"{k:<40} {v:>10,}" for k, v in removed.items()))
 
 
 @app.command()

@@ -115,3 +115,28 @@ def build_flags_dag(doc_md: str) -> DAG:
         detect_and_publish()
 
     return flags_dag()
+
+
+def build_retention_dag(doc_md: str) -> DAG:
+    """Daily: delete what has expired from every layer and PostGIS, vacuum it away, log it in the audit log."""
+
+    @dag(
+        dag_id="retention",
+        schedule="@daily",
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["das", "governance", "retention"],
+        doc_md=doc_md,
+    )
+    def retention_dag() -> None:
+        @task
+        def apply_retention() -> dict[str, Any]:
+            from jobs import tasks
+
+            return tasks.retention()
+
+        apply_retention()
+
+    return retention_dag()

@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 
 from das import locks
 from das.config import Settings, ensure_local_dirs, get_settings
+from das.credentials import flag_id_salt, pseudonym_key
 from das.errors import LakeConflictError
 from das.lake import Lake, build_lake
 from das.spark import build_spark
@@ -106,6 +107,7 @@ def detector_inputs(rt: Runtime):  # type: ignore[no-untyped-def]
         cameras=rt.lake.read(SILVER_CAMERAS),
         crimes=rt.lake.read(SILVER_CRIMES),
         hotlist=rt.lake.read(SILVER_HOTLIST),
+        flag_id_salt=flag_id_salt(pseudonym_key(rt.settings)),
     )
 
 
@@ -157,6 +159,14 @@ def _union_flags(spark: SparkSession, frames: list[DataFrame]) -> DataFrame:
     return out
 
 
+def retention(*, settings: Settings | None = None, now: datetime | None = None) -> dict[str, Any]:
+    """Delete what the retention policy says has expired, from every layer and PostGIS, and log it."""
+    from jobs.retention import run_retention
+
+    rt = runtime(settings)
+    return run_retention(rt.lake, rt.settings, now)
+
+
 @dataclass
 class PipelineSummary:
     ingests: dict[str, dict[str, Any]]
@@ -191,4 +201,4 @@ def run_landing(landing: Path, *, settings: Settings | None = None, now: datetim
     return PipelineSummary(ingests, published, flags, table_rows)
 
 
-__all__ = ["PipelineSummary", "detect", "detector_inputs", "ingest", "publish", "run_landing", "runtime"]
+__all__ = ["PipelineSummary", "detect", "detector_inputs", "ingest", "publish", "retention", "run_landing", "runtime"]

@@ -14,8 +14,10 @@ from typing import Any, Literal
 import pyarrow as pa
 from pyspark.sql import types as T
 
-Layer = Literal["bronze", "silver", "gold", "quarantine", "ops", "reference"]
-ColumnType = Literal["string", "int", "long", "double", "boolean", "timestamp", "date", "array<string>", "evidence"]
+Layer = Literal["bronze", "silver", "gold", "quarantine", "ops", "reference", "governance"]
+ColumnType = Literal[
+    "string", "int", "long", "double", "boolean", "timestamp", "date", "array<string>", "evidence", "json"
+]
 
 # Evidence is the one nested type: one row per read, crime or camera that backs a flag.
 EVIDENCE_FIELDS: tuple[tuple[str, str], ...] = (
@@ -31,6 +33,7 @@ EVIDENCE_FIELDS: tuple[tuple[str, str], ...] = (
 
 _SPARK_SCALARS: dict[str, T.DataType] = {
     "string": T.StringType(),
+    "json": T.StringType(),  # JSON text in the lake, jsonb in PostGIS
     "int": T.IntegerType(),
     "long": T.LongType(),
     "double": T.DoubleType(),
@@ -40,6 +43,7 @@ _SPARK_SCALARS: dict[str, T.DataType] = {
 }
 _ARROW_SCALARS: dict[str, pa.DataType] = {
     "string": pa.string(),
+    "json": pa.string(),
     "int": pa.int32(),
     "long": pa.int64(),
     "double": pa.float64(),
@@ -116,6 +120,9 @@ class Table:
     postgis_indexes: tuple[tuple[str, ...], ...] = ()
     postgis_brin: tuple[str, ...] = ()
     postgis_key: tuple[str, ...] | None = None  # the served table's key when it differs (one version served)
+    # Served-only pseudonyms: (column, source column) = HMAC of the source under the pseudonym key, computed at
+    # publish (the key never reaches the lake). Analysts' views carry these instead of the source.
+    postgis_pseudonyms: tuple[tuple[str, str], ...] = ()
     event_time: str | None = None  # when the recorded event happened: checked against now and retention
 
     def __post_init__(self) -> None:
@@ -123,6 +130,10 @@ class Table:
         if len(names) != len(set(names)):
             raise ValueError(f"table {self.name}: duplicate column names in {names}")
         event = (self.event_time,) if self.event_time else ()
+        for _, pseudonymised in self.postgis_pseudonyms:
+            if pseudonymised not in names:
+                raise ValueError(f"table {self.name}: pseudonym of {pseudonymised!r}, which is not declared")
+        names = [*names, *(p for p, _ in self.postgis_pseudonyms)]
         for wanted in (*self.partition_by, *self.key, *self.postgis_exclude, *self.postgis_brin, *event):
             if wanted not in names:
                 raise ValueError(f"table {self.name}: {wanted!r} is not a declared column")

@@ -31,10 +31,11 @@ from sqlalchemy import (
 )
 from sqlalchemy import Column as SAColumn
 from sqlalchemy import Table as SATable
-from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION, TIMESTAMP
+from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION, JSONB, TIMESTAMP
 from sqlalchemy.schema import SchemaItem
 from sqlalchemy.types import TypeEngine
 
+from schemas.governance import GOVERNANCE_REGISTRY
 from schemas.model import Column, PointGeometry, PolygonGeometry, Table
 from schemas.reference import REFERENCE_REGISTRY
 from schemas.tables import REGISTRY
@@ -58,6 +59,7 @@ def sql_type(column: Column) -> TypeEngine:
         "timestamp": TIMESTAMP(timezone=True),
         "date": Date(),
         "array<string>": ARRAY(Text()),
+        "json": JSONB(),
     }
     try:
         return mapping[column.type]
@@ -107,6 +109,10 @@ def build_table(table: Table, metadata: MetaData) -> SATable:
     columns: list[SchemaItem] = [
         SAColumn(c.name, sql_type(c), nullable=c.nullable, comment=c.description or None) for c in table.served_columns
     ]
+    columns += [
+        SAColumn(p, Text(), nullable=True, comment=f"HMAC-SHA256 of {source} under the pseudonym key (hex)")
+        for p, source in table.postgis_pseudonyms
+    ]
     geometry_names = [g.name for g in table.geometries] + [s.name for s in table.shapes]
     columns += [_point_column(g) for g in table.geometries]
     columns += [_shape_column(s) for s in table.shapes]
@@ -138,7 +144,7 @@ def build_table(table: Table, metadata: MetaData) -> SATable:
 
 def served_tables() -> list[Table]:
     """Every served declaration: the lake tables and the reference boundaries."""
-    return [*REGISTRY.served(), *REFERENCE_REGISTRY.served()]
+    return [*REGISTRY.served(), *REFERENCE_REGISTRY.served(), *GOVERNANCE_REGISTRY.served()]
 
 
 def build_metadata() -> MetaData:
@@ -157,5 +163,5 @@ def sa_table(table: Table) -> SATable:
 
 
 def copy_columns(table: Table) -> list[str]:
-    """The plain (non-generated) columns a bulk COPY loads, in table order."""
+    """The declared plain (non-generated) columns a bulk COPY loads, in table order (pseudonyms come after)."""
     return [c.name for c in table.served_columns]

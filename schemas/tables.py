@@ -199,8 +199,9 @@ SILVER_ANPR_READS = REGISTRY.add(
         postgis_name="anpr_reads",
         postgis_partition_by_day="read_at",
         postgis_exclude=("source_checksum", "row_number", "ingested_at", "read_date"),
-        postgis_indexes=(("plate", "read_at"), ("camera_id", "read_at")),
+        postgis_indexes=(("plate", "read_at"), ("camera_id", "read_at"), ("plate_hash", "read_at")),
         postgis_brin=("read_at",),
+        postgis_pseudonyms=(("plate_hash", "plate"),),
         event_time="read_at",
     )
 )

@@ -21,7 +21,7 @@ import pytest
 
 from das.config import Settings, reset_settings_cache
 from das.errors import ServiceError
-from das_tools.localstack.postgres import PostgresMissingError, connect, down, up
+from das_tools.localstack.postgres import PostgresMissingError, connect, down, enable_postgis, up
 
 
 def free_port() -> int:
@@ -90,12 +90,13 @@ def pg_conn(pg_settings: Settings) -> Iterator[psycopg2.extensions.connection]:
 @contextlib.contextmanager
 def own_database(pg_settings: Settings, name: str, *, load_boundaries: bool = True) -> Iterator[Settings]:
     """Settings for a fresh, migrated database ``name`` on the shared cluster, dropped afterwards."""
-    admin = connect(pg_settings, "postgres")
+    admin = connect(pg_settings, "postgres", admin=True)
     admin.autocommit = True
     with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name}")
-        cur.execute(f"CREATE DATABASE {name}")
+        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        cur.execute(f"CREATE DATABASE {name} OWNER {pg_settings.pg_user}")
     settings = pg_settings.model_copy(update={"pg_database": name})
+    enable_postgis(settings, name)
     from das import postgis
 
     postgis.migrate(settings, load_boundaries=load_boundaries)

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from das.credentials import plate_hash
 from das.postgis.connection import quote_ident
 from schemas.model import Table
 from schemas.postgis import SCHEMA, copy_columns
@@ -79,3 +80,16 @@ def copy_arrow(cur: Any, target: str, arrow: pa.Table) -> int:
         cur.copy_expert(statement, buffer)
         copied += batch.num_rows
     return copied
+
+
+def with_pseudonyms(table: Table, arrow: pa.Table, key: bytes | None) -> pa.Table:
+    """Append the table's served-only pseudonym columns: HMAC-SHA256 of each source value (once per distinct one)."""
+    if not table.postgis_pseudonyms:
+        return arrow
+    if key is None:
+        raise ValueError(f"publishing {table.qualified_name} needs the pseudonym key (DAS_PSEUDONYM_KEY)")
+    for name, source in table.postgis_pseudonyms:
+        encoded = arrow.column(source).combine_chunks().dictionary_encode()
+        hashes = [None if v is None else plate_hash(key, v) for v in encoded.dictionary.to_pylist()]
+        arrow = arrow.append_column(name, pa.array(hashes, pa.string()).take(encoded.indices))
+    return arrow

@@ -20,12 +20,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from das.config import Settings
+from das.credentials import pseudonym_key
 from das.postgis.connection import qualified, quote_ident, transaction
-from das.postgis.copy import copy_arrow, to_arrow
+from das.postgis.copy import copy_arrow, to_arrow, with_pseudonyms
 from das.postgis.partitions import day_bounds, day_partitioned, ensure_partitions_for, partition_name
 from schemas.model import Table
 from schemas.postgis import SCHEMA, copy_columns, primary_key_columns
 from schemas.tables import FLAG_EVIDENCE, GOLD_FLAGS
+
+
+def served_rows(settings: Settings, table: Table, data: pa.Table | pd.DataFrame | pa.RecordBatch) -> pa.Table:
+    """The rows as the served table holds them: declared served columns, then pseudonyms (keyed by settings)."""
+    if isinstance(data, pa.RecordBatch):
+        data = pa.Table.from_batches([data])
+    arrow = to_arrow(table, data)
+    return with_pseudonyms(table, arrow, pseudonym_key(settings) if table.postgis_pseudonyms else None)
 
 
 def publish(
@@ -42,7 +51,7 @@ def publish(
     ``params``), e.g. ``"crime_month = ANY(%s)"``. ``"true"`` replaces the whole table. Re-publishing the
     same slice with the same condition is idempotent. Returns the rows copied.
     """
-    arrow = to_arrow(table, data)
+    arrow = served_rows(settings, table, data)
     target = qualified(table.postgis_name or "")
     with transaction(settings) as conn, conn.cursor() as cur:
         ensure_partitions_for(cur, table, arrow)
@@ -66,7 +75,7 @@ def publish_replace(
             f"key_filter {key_filter!r} is not a served column of {table.qualified_name}; "
             f"choose one of {copy_columns(table)}"
         )
-    arrow = to_arrow(table, data)
+    arrow = served_rows(settings, table, data)
     present = pc.unique(arrow.column(key_filter))
     values = present.drop_null().to_pylist()
     column = quote_ident(key_filter)
@@ -89,13 +98,13 @@ def publish_day_partition(
     """
     part_column = day_partitioned(table)
     if isinstance(rows, (pa.Table, pd.DataFrame)):
-        batches: Iterable[pa.Table | pa.RecordBatch] = [to_arrow(table, rows)]
+        batches: Iterable[pa.Table | pa.RecordBatch | pd.DataFrame] = [rows]
     else:
         batches = rows
     start, end = day_bounds(day)
 
-    def checked(batch: pa.Table | pa.RecordBatch) -> pa.Table:
-        arrow = to_arrow(table, batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch]))
+    def checked(batch: pa.Table | pa.RecordBatch | pd.DataFrame) -> pa.Table:
+        arrow = served_rows(settings, table, batch)
         if arrow.num_rows:
             values = arrow.column(part_column)
             outside = pc.sum(
@@ -172,7 +181,7 @@ def require_unique_key(table: Table, arrow: pa.Table) -> None:
 
 def publish_upsert(settings: Settings, table: Table, data: pa.Table | pd.DataFrame, keep: Sequence[str] = ()) -> int:
     """Upsert rows by the table's declared key in one transaction (a re-run replaces its own rows)."""
-    arrow = to_arrow(table, data)
+    arrow = served_rows(settings, table, data)
     require_unique_key(table, arrow)
     with transaction(settings) as conn, conn.cursor() as cur:
         return upsert(cur, table, arrow, keep)

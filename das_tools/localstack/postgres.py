@@ -35,11 +35,13 @@ import psycopg2.extensions
 from psycopg2 import sql
 
 from das.config import Settings
+from das.credentials import generated
 from das.errors import ServiceError
 
 log = logging.getLogger(__name__)
 
 REQUIRED_BINARIES = ("initdb", "pg_ctl", "postgres")
+ADMIN_ROLE = "das_admin"  # the local cluster's superuser: setup only, never the pipeline
 SERVICE_USERS = ("postgres", "das-pg")  # preferred first; the second is created when neither exists
 FALLBACK_USER = "das-pg"
 START_TIMEOUT_S = 60
@@ -581,18 +583,25 @@ def _redact(url: str) -> str:
     return url
 
 
-def _local_dsn(settings: Settings, database: str) -> dict[str, Any]:
+def _local_dsn(settings: Settings, database: str, role: str | None = None) -> dict[str, Any]:
+    role = role or settings.pg_user
     return {
         "host": "127.0.0.1",
         "port": settings.pg_port,
-        "user": settings.pg_user,
+        "user": role,
+        "password": settings.local_password(role),
         "dbname": database,
         "connect_timeout": CONNECT_TIMEOUT_S,
     }
 
 
-def connect(settings: Settings, database: str | None = None) -> psycopg2.extensions.connection:
-    """A psycopg2 connection (autocommit off) to the das database, or to ``database`` in the same server."""
+def connect(settings: Settings, database: str | None = None, *, admin: bool = False) -> psycopg2.extensions.connection:
+    """A psycopg2 connection (autocommit off) to the das database, or to ``database`` in the same server; as the
+    pipeline's role, or with ``admin`` as the local cluster's superuser."""
+    if admin:
+        if settings.database_url:
+            raise ServiceError("no admin connection to a managed database (DAS_DATABASE_URL): ask its DBA")
+        return psycopg2.connect(**_local_dsn(settings, database or settings.pg_database, ADMIN_ROLE))
     if settings.database_url:
         overrides: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S}
         if database:
@@ -763,29 +772,49 @@ def _remove_stale_pid_file(data_dir: Path) -> str | None:
     return note
 
 
-def _ensure_databases(settings: Settings) -> None:
-    wanted = [settings.pg_database]
+def _ensure_roles_and_databases(settings: Settings) -> None:
+    """The pipeline's owner role (not a superuser), Airflow's role, their databases, and PostGIS; as the admin."""
+    roles = [(settings.pg_user, ["LOGIN", "CREATEROLE", "NOSUPERUSER"])]
+    databases = [(settings.pg_database, settings.pg_user)]
     if not settings.airflow_database_url:
-        wanted.append(settings.airflow_database)
-    conn = psycopg2.connect(**_local_dsn(settings, "postgres"))
+        roles.append((settings.airflow_role, ["LOGIN", "NOSUPERUSER"]))
+        databases.append((settings.airflow_database, settings.airflow_role))
+    conn = connect(settings, "postgres", admin=True)
     try:
         conn.autocommit = True  # CREATE DATABASE cannot run in a transaction
         with conn.cursor() as cur:
-            for name in wanted:
+            for role, options in roles:
+                password = settings.local_password(role) or generated(settings, f"pg-{role}.password")
+                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+                verb = "ALTER" if cur.fetchone() else "CREATE"
+                cur.execute(
+                    sql.SQL("{} ROLE {} WITH " + " ".join(options) + " PASSWORD %s").format(
+                        sql.SQL(verb), sql.Identifier(role)
+                    ),
+                    (password,),
+                )
+            for name, owner in databases:
                 cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
                 if cur.fetchone() is None:
-                    cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-                    log.info("created database %s", name)
+                    cur.execute(
+                        sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(owner))
+                    )
+                    log.info("created database %s owned by %s", name, owner)
     finally:
         conn.close()
-    conn = connect(settings)
+    enable_postgis(settings, settings.pg_database)
+
+
+def enable_postgis(settings: Settings, database: str) -> None:
+    """PostGIS in ``database`` (an extension only a superuser may create), as the admin."""
+    conn = connect(settings, database, admin=True)
     try:
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
     except psycopg2.Error as exc:
         raise ServiceError(
-            f"could not enable postgis in database {settings.pg_database}: {_last_line(str(exc))}; "
+            f"could not enable postgis in database {database}: {_last_line(str(exc))}; "
             "install the postgresql-NN-postgis-3 package matching the server"
         ) from exc
     finally:
@@ -796,7 +825,7 @@ def _wait_accepting(settings: Settings, layout: ClusterLayout, timeout_s: float 
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            psycopg2.connect(**{**_local_dsn(settings, "postgres"), "connect_timeout": 2}).close()
+            psycopg2.connect(**{**_local_dsn(settings, "postgres", ADMIN_ROLE), "connect_timeout": 2}).close()
             return
         except psycopg2.OperationalError as exc:
             if time.monotonic() > deadline:
@@ -865,7 +894,7 @@ def up(settings: Settings) -> ClusterStatus:
                 f"or set DAS_PG_PORT={running_port}"
             )
         _wait_accepting(settings, layout)
-        _ensure_databases(settings)
+        _ensure_roles_and_databases(settings)
         result = status(settings)
         result.notes.append(f"already running (pid {pid})")
         return result
@@ -910,22 +939,41 @@ def up(settings: Settings) -> ClusterStatus:
             raise ServiceError(
                 f"{data_dir} is not empty but holds no PostgreSQL cluster: move it away and run 'das up' again"
             )
-        _run(
-            [
-                str(bin_dir / "initdb"),
-                "-D",
-                str(data_dir),
-                "--auth=trust",
-                "-U",
-                settings.pg_user,
-                "--encoding=UTF8",
-                f"--locale={_initdb_locale()}",
-            ],
-            what=f"initdb of {data_dir}",
-            user=user,
-        )
+        # No trust: every connection authenticates with scram-sha-256; the superuser's password is generated
+        # into DAS_HOME/secrets (owner-only) and handed to initdb through a file only the server user reads.
+        admin_password = generated(settings, f"pg-{ADMIN_ROLE}.password")
+        pwfile = data_dir.parent / f".initdb-{os.getpid()}.pw"
+        descriptor = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(admin_password + "\n")
+        if user is not None:
+            os.chown(pwfile, user.uid, user.gid)
+        try:
+            _run(
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(data_dir),
+                    "--auth=scram-sha-256",
+                    "-U",
+                    ADMIN_ROLE,
+                    f"--pwfile={pwfile}",
+                    "--encoding=UTF8",
+                    f"--locale={_initdb_locale()}",
+                ],
+                what=f"initdb of {data_dir}",
+                user=user,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
         log.info("initialised a PostgreSQL cluster in %s", data_dir)
         notes.append(f"initialised {data_dir}")
+    elif settings.local_password(ADMIN_ROLE) is None:
+        raise ServiceError(
+            f"the cluster in {data_dir} was created before das used passwords (it trusts every local connection); "
+            f"stop it and remove it so `das up` creates a secured one: das down && rm -rf {data_dir} "
+            "(das run rebuilds PostGIS from the lake)"
+        )
     _write_server_conf(settings, data_dir, sock_dir)
     _run(
         [
@@ -945,7 +993,7 @@ def up(settings: Settings) -> ClusterStatus:
     )
     log.info("PostgreSQL started on 127.0.0.1:%s", settings.pg_port)
     _wait_accepting(settings, layout)
-    _ensure_databases(settings)
+    _ensure_roles_and_databases(settings)
     result = status(settings)
     result.notes.extend(notes)
     return result

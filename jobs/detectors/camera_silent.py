@@ -43,7 +43,7 @@ def detect(inputs: DetectorInputs, params: CameraSilentParams, now: datetime) ->
     hourly = inputs.reads.select("camera_id", F.unix_micros(F.date_trunc("hour", "read_at")).alias("hour_micros"))
     bounds = hourly.agg(F.min("hour_micros").alias("first"), F.max("hour_micros").alias("last")).first()
     if bounds is None or bounds["last"] is None:
-        return to_flags_frame(empty_content(spark), FLAG_TYPE, params, now)
+        return to_flags_frame(empty_content(spark), FLAG_TYPE, params, now, salt=inputs.flag_id_salt)
     last_hour = int(bounds["last"])
     first_hour = max(int(bounds["first"]), last_hour - (params.baseline_days * 24 - 1) * _HOUR_MICROS)
     n_hours = (last_hour - first_hour) // _HOUR_MICROS + 1
@@ -170,4 +170,4 @@ def detect(inputs: DetectorInputs, params: CameraSilentParams, now: datetime) ->
         "latitude",
         F.concat(F.array(camera_item), F.col("hour_items")).alias("evidence"),
     )
-    return to_flags_frame(content, FLAG_TYPE, params, now)
+    return to_flags_frame(content, FLAG_TYPE, params, now, salt=inputs.flag_id_salt)

@@ -121,6 +121,7 @@ def detect(inputs: DetectorInputs, params: ClonedPlateParams, now: datetime) -> 
         FLAG_TYPE,
         params,
         now,
+        salt=inputs.flag_id_salt,
         subject="plate",
         summary=summary,
         longitude="worst.prev_longitude",

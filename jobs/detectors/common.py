@@ -49,6 +49,7 @@ class DetectorInputs:
     cameras: DataFrame
     crimes: DataFrame
     hotlist: DataFrame
+    flag_id_salt: str = ""  # derived from the pseudonym key (das.credentials.flag_id_salt)
 
     @property
     def spark(self) -> SparkSession:
@@ -61,10 +62,13 @@ def detector_version(flag_type: str, params: BaseModel) -> str:
     return f"{flag_type}@{hashlib.sha256(canonical.encode()).hexdigest()[:10]}"
 
 
-def flag_id_column(flag_type: str, subject: Column, window_start: Column, window_end: Column) -> Column:
-    """sha256(type | subject | window_start | window_end), first 32 hex characters."""
+def flag_id_column(flag_type: str, subject: Column, window_start: Column, window_end: Column, salt: str = "") -> Column:
+    """sha256([salt |] type | subject | window_start | window_end), first 32 hex characters.
+
+    The salt (derived from the pseudonym key) keeps an id from being a plain hash of a plate."""
     key = F.concat_ws(
         "|",
+        *([F.lit(salt)] if salt else []),
         F.lit(flag_type),
         subject,
         F.date_format(window_start, _TIMESTAMP_FORMAT),
@@ -73,14 +77,14 @@ def flag_id_column(flag_type: str, subject: Column, window_start: Column, window
     return F.substring(F.sha2(key, 256), 1, 32)
 
 
-def flag_id_value(flag_type: str, subject: str, window_start: datetime, window_end: datetime) -> str:
+def flag_id_value(flag_type: str, subject: str, window_start: datetime, window_end: datetime, salt: str = "") -> str:
     """The same id computed in Python (UTC), for flags assembled on the driver."""
 
     def fmt(ts: datetime) -> str:
         ts = ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
         return ts.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
-    key = "|".join((flag_type, subject, fmt(window_start), fmt(window_end)))
+    key = "|".join((*([salt] if salt else []), flag_type, subject, fmt(window_start), fmt(window_end)))
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
@@ -192,7 +196,7 @@ def _conform(name: str, data_type: T.DataType, nullable: bool, value: Column, no
     return F.coalesce(value, default).alias(name)
 
 
-def to_flags_frame(content: DataFrame, flag_type: str, params: BaseModel, now: datetime) -> DataFrame:
+def to_flags_frame(content: DataFrame, flag_type: str, params: BaseModel, now: datetime, salt: str = "") -> DataFrame:
     """Add id and bookkeeping columns and select/cast exactly ``GOLD_FLAGS.spark_schema()``.
 
     ``content`` must hold CONTENT_COLUMNS. Scores are clamped to [0, 1]; the flag id hashes the
@@ -203,7 +207,7 @@ def to_flags_frame(content: DataFrame, flag_type: str, params: BaseModel, now: d
         raise ValueError(f"{flag_type}: detector frame lacks flag columns {missing}; it has {content.columns}")
     now = now.replace(tzinfo=timezone.utc) if now.tzinfo is None else now
     values: dict[str, Column] = {
-        "flag_id": flag_id_column(flag_type, F.col("subject"), F.col("window_start"), F.col("window_end")),
+        "flag_id": flag_id_column(flag_type, F.col("subject"), F.col("window_start"), F.col("window_end"), salt),
         "flag_type": F.lit(flag_type),
         "score": clamp01(F.coalesce(F.col("score"), F.lit(0.0))),
         "evidence": sorted_evidence(F.col("evidence")),
@@ -220,7 +224,7 @@ def to_flags_frame(content: DataFrame, flag_type: str, params: BaseModel, now: d
 
 
 def flags_from(
-    frame: DataFrame, flag_type: str, params: BaseModel, now: datetime, **columns: Column | str
+    frame: DataFrame, flag_type: str, params: BaseModel, now: datetime, salt: str = "", **columns: Column | str
 ) -> DataFrame:
     """Flags from ``frame``: each content column is given as a column or a name (default: its own name)."""
     unknown = set(columns) - set(CONTENT_COLUMNS)
@@ -228,7 +232,7 @@ def flags_from(
         raise ValueError(f"{flag_type}: {sorted(unknown)} are not flag content columns {CONTENT_COLUMNS}")
     chosen = {name: columns.get(name, name) for name in CONTENT_COLUMNS}
     content = frame.select(*[(F.col(v) if isinstance(v, str) else v).alias(k) for k, v in chosen.items()])
-    return to_flags_frame(content, flag_type, params, now)
+    return to_flags_frame(content, flag_type, params, now, salt)
 
 
 def day_window(day: str) -> dict[str, Column]:

@@ -292,6 +292,7 @@ def detect(inputs: DetectorInputs, params: ConvoyParams, now: datetime) -> DataF
         FLAG_TYPE,
         params,
         now,
+        salt=inputs.flag_id_salt,
         subject="group",
         summary=summary,
         longitude="first.longitude",

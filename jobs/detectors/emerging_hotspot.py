@@ -68,7 +68,7 @@ def detect(inputs: DetectorInputs, params: EmergingHotspotParams, now: datetime)
     latest = crimes.agg(F.unix_micros(F.max("occurred_from")).alias("latest")).first()
     latest_at = utc_from_micros(latest["latest"]) if latest is not None else None
     if latest_at is None:
-        return to_flags_frame(empty_content(spark), FLAG_TYPE, params, now)
+        return to_flags_frame(empty_content(spark), FLAG_TYPE, params, now, salt=inputs.flag_id_salt)
     week_start = _week_start(latest_at)
     week_end = week_start + timedelta(days=7)
     baseline_start = week_start - timedelta(days=7 * params.baseline_weeks)
@@ -88,7 +88,7 @@ def detect(inputs: DetectorInputs, params: EmergingHotspotParams, now: datetime)
         .collect()
     )
     if not counts:
-        return to_flags_frame(empty_content(spark), FLAG_TYPE, params, now)
+        return to_flags_frame(empty_content(spark), FLAG_TYPE, params, now, salt=inputs.flag_id_salt)
 
     observed = {r["cell"]: (float(r["now"]), float(r["base"])) for r in counts}
     area = sorted({c for cell in observed for c in h3.grid_disk(cell, 1)})
@@ -112,7 +112,7 @@ def detect(inputs: DetectorInputs, params: EmergingHotspotParams, now: datetime)
     chosen = hot_now & (x_now >= params.min_count) & (x_now > x_base) & (~hot_base | hotter)
     flagged_cells = [area[i] for i in np.flatnonzero(chosen)]
     if not flagged_cells:
-        return to_flags_frame(empty_content(spark), FLAG_TYPE, params, now)
+        return to_flags_frame(empty_content(spark), FLAG_TYPE, params, now, salt=inputs.flag_id_salt)
 
     crimes_now = (
         cells.where(F.col("current") & F.col("cell").isin(flagged_cells))
@@ -173,4 +173,4 @@ def detect(inputs: DetectorInputs, params: EmergingHotspotParams, now: datetime)
                 "evidence": evidence,
             }
         )
-    return to_flags_frame(content_from_rows(spark, flags), FLAG_TYPE, params, now)
+    return to_flags_frame(content_from_rows(spark, flags), FLAG_TYPE, params, now, salt=inputs.flag_id_salt)

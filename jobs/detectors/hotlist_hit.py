@@ -156,6 +156,7 @@ def detect(inputs: DetectorInputs, params: HotlistHitParams, now: datetime) -> D
         FLAG_TYPE,
         params,
         now,
+        salt=inputs.flag_id_salt,
         subject="entry_plate",
         summary=summary,
         longitude="first.longitude",

@@ -237,4 +237,4 @@ def detect(inputs: DetectorInputs, params: NearRepeatParams, now: datetime) -> D
     ]
     spark = inputs.spark
     content = content_from_rows(spark, flags) if flags else empty_content(spark)
-    return to_flags_frame(content, FLAG_TYPE, params, now)
+    return to_flags_frame(content, FLAG_TYPE, params, now, salt=inputs.flag_id_salt)

@@ -207,6 +207,7 @@ def detect(inputs: DetectorInputs, params: VehicleNearCrimesParams, now: datetim
         FLAG_TYPE,
         params,
         now,
+        salt=inputs.flag_id_salt,
         subject="plate",
         score=F.col("rarity") * strength,
         summary=summary,

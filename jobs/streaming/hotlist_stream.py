@@ -38,6 +38,7 @@ from pyspark.sql import types as T
 from pyspark.sql.streaming import StreamingQuery
 
 from das.config import Settings
+from das.credentials import flag_id_salt, pseudonym_key
 from das.errors import ServiceError
 from das.lake import Lake
 from das.postgis import publish_flags
@@ -125,6 +126,7 @@ def hotlist_flags(
         cameras=cameras,
         crimes=spark.createDataFrame([], SILVER_CRIMES.spark_schema()),
         hotlist=hotlist,
+        flag_id_salt=flag_id_salt(pseudonym_key(settings)),  # the batch detector's ids, to the character
     )
     return detect_hotlist_hits(inputs, settings.hotlist_hit, now)
 

@@ -227,7 +227,13 @@ def test_migrate_from_empty_reaches_head_and_is_idempotent(db: Settings, conn: A
     postgis.migrate(db)  # again: nothing to do, nothing breaks
     assert scalar(conn, "SELECT count(*) FROM das.alembic_version") == 1
     views = {r[0] for r in query(conn, "SELECT viewname FROM pg_views WHERE schemaname = 'das'")}
-    assert views == {"camera_coverage", "reads_per_camera_hour", "crimes_per_borough_week", "crimes_per_cell_week"}
+    assert views == {
+        "camera_coverage",
+        "reads_per_camera_hour",
+        "crimes_per_borough_week",
+        "crimes_per_cell_week",
+        "anpr_reads_pseudonymised",
+    }
     functions = {
         r[0]
         for r in query(
@@ -321,9 +327,10 @@ def test_publish_day_partition_twice_gives_the_same_rows_and_days_are_independen
         "anpr_reads_p20240304_geom_bng_idx",
         "anpr_reads_p20240304_geom_idx",
         "anpr_reads_p20240304_pkey",
+        "anpr_reads_p20240304_plate_hash_read_at_idx",
         "anpr_reads_p20240304_plate_read_at_idx",
         "anpr_reads_p20240304_read_at_idx",
-    ]  # primary key, 2 btree, 2 gist, brin
+    ]  # primary key, 3 btree, 2 gist, brin
 
 
 def test_publish_day_partition_refuses_reads_of_another_day_and_changes_nothing(db: Settings, conn: Any) -> None:

@@ -229,10 +229,7 @@ def test_unreachable_managed_database_is_a_one_line_error(tmp_path: Path) -> Non
 
 def test_up_with_a_managed_database_starts_nothing_locally(pg_settings: Settings, tmp_path: Path) -> None:
     # The shared cluster plays the managed PostGIS; this home must stay empty.
-    managed = Settings(
-        home=tmp_path / "managed-home",
-        database_url=f"postgresql://{pg_settings.pg_user}@127.0.0.1:{pg_settings.pg_port}/{pg_settings.pg_database}",
-    )
+    managed = Settings(home=tmp_path / "managed-home", database_url=pg_settings.sqlalchemy_url)
     result = up(managed)
     assert result.managed and result.running
     assert result.postgis_version is not None
@@ -353,7 +350,11 @@ def test_root_with_das_home_in_a_private_directory_gets_a_cluster_outside_it_tha
     with (
         contextlib.closing(
             psycopg2.connect(
-                host=str(first.socket_dir), port=settings.pg_port, user=settings.pg_user, dbname=settings.pg_database
+                host=str(first.socket_dir),
+                port=settings.pg_port,
+                user=settings.pg_user,
+                password=settings.local_password(settings.pg_user),
+                dbname=settings.pg_database,
             )
         ) as over_socket,
         over_socket.cursor() as cur,
@@ -463,3 +464,37 @@ def test_a_user_who_is_not_root_runs_the_server_itself_with_data_under_das_home(
             with contextlib.suppress(ValueError, OSError):
                 os.kill(int(pid_file.read_text().split()[0]), signal.SIGTERM)
         shutil.rmtree(top, ignore_errors=True)
+
+
+def test_no_connection_is_trusted_the_superuser_needs_its_password(pg_settings: Settings) -> None:
+    """scram-sha-256 everywhere: without its password not even the superuser gets in, by TCP or the socket."""
+    from das_tools.localstack.postgres import ADMIN_ROLE
+
+    hosts = ["127.0.0.1"]
+    socket_dir = status(pg_settings).socket_dir
+    if socket_dir is not None:
+        hosts.append(str(socket_dir))
+    for host in hosts:
+        for role in (ADMIN_ROLE, pg_settings.pg_user):
+            with pytest.raises(psycopg2.OperationalError, match="password"):
+                psycopg2.connect(host=host, port=pg_settings.pg_port, user=role, dbname="postgres", connect_timeout=5)
+    with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+        psycopg2.connect(
+            host="127.0.0.1", port=pg_settings.pg_port, user=ADMIN_ROLE, password="wrong", dbname="postgres"
+        )
+    secrets = pg_settings.home_abs / "secrets"
+    assert oct(secrets.stat().st_mode & 0o777) == "0o700"
+    assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in secrets.iterdir())
+
+
+def test_the_pipeline_role_owns_its_database_but_is_no_superuser(pg_settings: Settings) -> None:
+    conn = connect(pg_settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user")
+            assert cur.fetchone() == (False, True)
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cur.execute("COPY (SELECT 1) TO PROGRAM 'true'")
+    finally:
+        conn.rollback()
+        conn.close()

@@ -15,6 +15,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from das.config import Settings
+from das.credentials import flag_id_salt, pseudonym_key
 from das.lake import DeltaRsLake
 from jobs.detectors.common import flag_id_value
 from jobs.ingest.pipeline import ingest_source
@@ -93,7 +94,9 @@ def test_a_batch_with_one_hotlisted_read_publishes_one_flag_with_the_batch_detec
     assert process_batch(batch, settings, cameras, hotlist, now=now) == 1
 
     day = datetime(read_at.year, read_at.month, read_at.day, tzinfo=timezone.utc)
-    expected_id = flag_id_value("hotlist_hit", "AB12CDE", day, day + timedelta(days=1))
+    salt = flag_id_salt(pseudonym_key(settings))
+    expected_id = flag_id_value("hotlist_hit", "AB12CDE", day, day + timedelta(days=1), salt)
+    assert expected_id != flag_id_value("hotlist_hit", "AB12CDE", day, day + timedelta(days=1))  # salted
     flags = _rows(db, "SELECT flag_id, flag_type, subject, status FROM das.flags WHERE subject = 'AB12CDE'")
     assert flags == [(expected_id, "hotlist_hit", "AB12CDE", "new")]
     assert _rows(db, "SELECT count(*) FROM das.flags WHERE subject = 'ZZ99ZZZ'") == [(0,)]

@@ -44,6 +44,8 @@ def test_flag_id_is_sha256_of_type_subject_window() -> None:
         :32
     ]
     assert flag_id_value("hotlist_hit", "AB12CDE", start, end) == expected
+    salted = flag_id_value("hotlist_hit", "AB12CDE", start, end, salt="s3cr3t")
+    assert salted != expected and salted == flag_id_value("hotlist_hit", "AB12CDE", start, end, salt="s3cr3t")
 
 
 def test_to_flags_frame_conforms_clamps_and_ids_match_python(spark) -> None:
