@@ -500,7 +500,12 @@ def demo() -> None:
     shutil.copy(SAMPLES_DIR / "tfl_jamcams_2024-04.geojson", landing / "cameras")
     shutil.copy(SAMPLES_DIR / "met_street_2023-01_sample.csv", landing / "crimes")
     run(landing=landing, as_json=False)
-    typer.echo("Query it: psql -h 127.0.0.1 -p $DAS_PG_PORT -U das das -c 'select count(*) from das.cameras'")
+    settings = get_settings()
+    typer.echo(
+        f"Query it: PGPASSWORD=$(cat {settings.home_abs / 'secrets' / 'pg-das.password'}) "
+        f"psql -h 127.0.0.1 -p {settings.pg_port} -U {settings.pg_user} {settings.pg_database} "
+        "-c 'select count(*) from das.cameras'"
+    )
 
 
 @app.command("stream-hotlist")

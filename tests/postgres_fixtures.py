@@ -106,3 +106,31 @@ def own_database(pg_settings: Settings, name: str, *, load_boundaries: bool = Tr
         with admin.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.close()
+
+
+def elsewhere(settings: Settings, home: Path, **update: object) -> Settings:
+    """The same database from another DAS_HOME (its own lake, locks, journal): the credentials come along."""
+    from pydantic import SecretStr
+
+    password = settings.local_password(settings.pg_user)
+    return settings.model_copy(
+        update={
+            "home": home,
+            "pg_password": SecretStr(password) if password else None,
+            "airflow_database_url": settings.airflow_database_url or settings.airflow_sqlalchemy_url,
+            **update,
+        }
+    )
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    """Environment for a `das` child process that reaches ``settings``' database and lake."""
+    password = settings.local_password(settings.pg_user)
+    return {
+        **os.environ,
+        "DAS_HOME": str(settings.home_abs),
+        "DAS_LAKE_ROOT": settings.lake,
+        "DAS_PG_PORT": str(settings.pg_port),
+        "DAS_PG_DATABASE": settings.pg_database,
+        **({"DAS_PG_PASSWORD": password} if password else {}),
+    }

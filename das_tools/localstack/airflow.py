@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from das.config import REPO_ROOT, Settings
+from das.credentials import pseudonym_key
 
 
 def airflow_environment(settings: Settings) -> dict[str, str]:
@@ -25,4 +26,8 @@ def airflow_environment(settings: Settings) -> dict[str, str]:
         "AIRFLOW_VAR_DAS_LAKE": settings.lake,
         "DAS_HOME": str(settings.home_abs),
         "DAS_PG_PORT": str(settings.pg_port),
+        # Secrets reach task processes through their environment only (never a file in the DAG folder).
+        **({"DAS_PG_PASSWORD": password} if (password := settings.local_password(settings.pg_user)) else {}),
+        **({"DAS_AIRFLOW_DATABASE_URL": settings.airflow_database_url} if settings.airflow_database_url else {}),
+        "DAS_PSEUDONYM_KEY": pseudonym_key(settings).decode(),
     }

@@ -19,6 +19,7 @@ import pytest
 from das.config import SAMPLES_DIR, Settings
 from das_tools.localstack.airflow import airflow_environment
 from das_tools.localstack.postgres import connect
+from tests.postgres_fixtures import elsewhere
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.e2e
 def airflow_env(pg_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     landing = tmp_path_factory.mktemp("e2e_landing")
     home = Path(tmp_path_factory.mktemp("e2e_home"))
-    settings = pg_settings.model_copy(update={"home": home, "landing_dir": landing})
+    settings = elsewhere(pg_settings, home, landing_dir=landing)
     env = {
         **os.environ,
         **airflow_environment(settings),

@@ -7,7 +7,6 @@ Spark detectors) and asserts per-type precision >= 0.9 and recall >= 0.9 against
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +19,7 @@ from das_tools.localstack.postgres import connect
 from das_tools.simulator import default_small_scenario, run_simulation
 from jobs.tasks import run_landing
 from schemas.tables import FLAG_FIELDS, FLAG_TYPES
-from tests.postgres_fixtures import own_database
+from tests.postgres_fixtures import child_env, own_database
 
 pytestmark = pytest.mark.e2e
 
@@ -40,15 +39,8 @@ def pipeline(pg_settings: Settings, tmp_path_factory: pytest.TempPathFactory):  
 
 
 def _das(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "DAS_HOME": str(settings.home_abs),
-        "DAS_LAKE_ROOT": settings.lake,
-        "DAS_PG_PORT": str(settings.pg_port),
-        "DAS_PG_DATABASE": settings.pg_database,
-    }
     das = str(Path(sys.executable).with_name("das"))
-    done = subprocess.run([das, *args], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([das, *args], env=child_env(settings), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     return done
 
@@ -116,3 +108,46 @@ def test_rerunning_the_landing_changes_nothing(pipeline) -> None:  # type: ignor
     for s in again.ingests.values():
         assert s["rows_published"] == 0 and s["files_skipped"] == s["files"]
     assert {f["flag_id"] for f in _flags_json(settings)} == before
+
+
+GOVERNANCE = Path(__file__).resolve().parents[2] / "GOVERNANCE.md"
+BEGIN, END = "<!-- das eval: begin -->", "<!-- das eval: end -->"
+
+
+def test_governance_publishes_the_current_measured_figures(pipeline) -> None:  # type: ignore[no-untyped-def]
+    """GOVERNANCE.md's precision/recall table is the evaluation of this very scenario, character for character."""
+    settings, _, truth, _ = pipeline
+    text = GOVERNANCE.read_text()
+    published = text[text.index(BEGIN) + len(BEGIN) : text.index(END)].strip().strip("`").strip()
+    assert published == evaluate(_flags_json(settings), truth).format_table().strip(), (
+        "GOVERNANCE.md is out of date: paste the table `das eval` prints for the CI scenario between its markers"
+    )
+
+
+def test_no_secret_reaches_the_logs_the_lake_or_the_tables(pipeline) -> None:  # type: ignore[no-untyped-def]
+    from das.credentials import pseudonym_key
+    from das_tools.localstack.postgres import ADMIN_ROLE
+
+    settings, _, _, _ = pipeline
+    secrets = {
+        "pipeline password": settings.local_password(settings.pg_user),
+        "superuser password": settings.local_password(ADMIN_ROLE),
+        "pseudonym key": pseudonym_key(settings).decode(),
+    }
+    assert all(secrets.values())
+    files = [p for root in (Path(settings.lake), settings.logs_dir, settings.data_docs_dir) for p in root.rglob("*")]
+    contents = [p.read_bytes() for p in files if p.is_file()]
+    assert len(contents) > 50  # the lake, Data Docs and logs really are there
+    conn = connect(settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'das'")
+            tables = [r[0] for r in cur.fetchall()]
+            for table in tables:
+                cur.execute(f"SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM das.\"{table}\" t")
+                contents.append(cur.fetchone()[0].encode())  # type: ignore[index]
+    finally:
+        conn.close()
+    for what, secret in secrets.items():
+        leaked = [i for i, blob in enumerate(contents) if secret.encode() in blob]  # type: ignore[union-attr]
+        assert not leaked, f"the {what} appears in {len(leaked)} file(s) or table(s)"

@@ -32,7 +32,7 @@ from jobs.sources import registered, source_names
 from schemas.landing import LandingFormat
 from schemas.model import LINEAGE_COLUMNS, Column, Table
 from schemas.tables import INGEST_RUNS, QUARANTINE
-from tests.postgres_fixtures import own_database
+from tests.postgres_fixtures import elsewhere, own_database
 
 NOW = datetime(2024, 4, 2, 12, 0, tzinfo=timezone.utc)
 
@@ -109,7 +109,7 @@ def test_a_new_source_ingests_end_to_end_with_only_a_spec_and_a_conform_function
         "T4,GH12JKL,2024-04-01T12:00:00Z\n"  # a field short: malformed
     )
     with own_database(pg_settings, "das_new_source_test", load_boundaries=False) as db:
-        settings = db.model_copy(update={"home": tmp_path / "home"})
+        settings = elsewhere(db, tmp_path / "home")
         summary = tasks.ingest("parking", landing, settings=settings, now=NOW)
         published = tasks.publish("parking", summary, settings=settings)
         again = tasks.ingest("parking", landing, settings=settings, now=NOW)

@@ -23,7 +23,7 @@ from das.lake import DeltaRsLake
 from jobs import tasks
 from jobs.ingest.journal import Journal
 from schemas.tables import BRONZE_ANPR, INGEST_RUNS, QUARANTINE, SILVER_ANPR_READS
-from tests.postgres_fixtures import own_database
+from tests.postgres_fixtures import child_env, elsewhere, own_database
 
 REPO = Path(__file__).resolve().parents[4]
 GOOD_READS = 40
@@ -64,22 +64,14 @@ def scene(pg_settings: Settings, tmp_path: Path, spark) -> Iterator[tuple[Settin
     """A fresh database, lake and landing, with the cameras already ingested and published."""
     name = "das_crash_" + os.urandom(4).hex()
     with own_database(pg_settings, name, load_boundaries=False) as db:
-        settings = db.model_copy(update={"home": tmp_path / "home", "lake_root": str(tmp_path / "lake")})
+        settings = elsewhere(db, tmp_path / "home", lake_root=str(tmp_path / "lake"))
         landing = _landing(tmp_path / "landing")
         tasks.publish("cameras", tasks.ingest("cameras", landing / "cameras", settings=settings), settings=settings)
         yield settings, landing
 
 
 def _child_env(settings: Settings, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DAS_HOME": str(settings.home_abs),
-        "DAS_LAKE_ROOT": settings.lake,
-        "DAS_PG_PORT": str(settings.pg_port),
-        "DAS_PG_DATABASE": settings.pg_database,
-        "DAS_SPARK_DRIVER_MEMORY": "1g",
-        **extra,
-    }
+    return {**child_env(settings), "DAS_SPARK_DRIVER_MEMORY": "1g", **extra}
 
 
 def _run_child(settings: Settings, landing: Path, **extra: str) -> subprocess.Popen[bytes]:

@@ -22,7 +22,7 @@ from jobs.ingest.pipeline import ingest_source
 from jobs.sources import source_spec
 from jobs.streaming.hotlist_stream import LANDING_FILE, LANDING_SCHEMA, process_batch, start_hotlist_stream
 from schemas.tables import SILVER_CAMERAS, SILVER_HOTLIST
-from tests.postgres_fixtures import own_database
+from tests.postgres_fixtures import elsewhere, own_database
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +44,7 @@ def db(pg_settings: Settings) -> Iterator[Settings]:
 def silver(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory, db: Settings) -> dict[str, Any]:
     """A temp lake whose silver cameras and hotlist come from the real ingest of tiny CSVs."""
     home = tmp_path_factory.mktemp("stream_home")
-    settings = db.model_copy(update={"home": home})
+    settings = elsewhere(db, home)
     lake = DeltaRsLake(spark, str(home / "lake"))
     for source, content in (("cameras", CAMERAS_CSV), ("hotlist", HOTLIST_CSV)):
         path = home / "seed" / source / f"{source}.csv"
