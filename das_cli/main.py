@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,17 +15,53 @@ import typer
 from das.config import SAMPLES_DIR, get_settings
 from das.errors import DasError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: results go to BENCHMARKS.md-ready tables.")
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, rich_markup_mode=None)
+bench_app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode=None, help="Benchmarks: results go to BENCHMARKS.md-ready tables."
+)
 app.add_typer(bench_app, name="bench")
-users_app = typer.Typer(no_args_is_help=True, help="Users: a database login in a role group, and an API token.")
+users_app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode=None, help="Users: a database login in a role group, and an API token."
+)
 app.add_typer(users_app, name="users")
-search_app = typer.Typer(no_args_is_help=True, help="Audited searches: each needs a purpose and is logged.")
+search_app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode=None, help="Audited searches: each needs a purpose and is logged."
+)
 app.add_typer(search_app, name="search")
-audit_app = typer.Typer(no_args_is_help=True, help="The audit log: who searched what, why, and is it intact.")
+audit_app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode=None, help="The audit log: who searched what, why, and is it intact."
+)
 app.add_typer(audit_app, name="audit")
-retention_app = typer.Typer(no_args_is_help=True, help="Retention: delete what has expired, everywhere.")
+flag_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="One flag: its evidence and triage.")
+app.add_typer(flag_app, name="flag")
+retention_app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode=None, help="Retention: delete what has expired, everywhere."
+)
 app.add_typer(retention_app, name="retention")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"das {version('das')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    show_version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """das: ingest, serve and investigate ANPR, CCTV and crime data, with governance built in."""
+
+
+def _choice(value: str | None, option: str, valid: Sequence[str]) -> None:
+    """An enumerated option is checked before any work starts, and the error lists the valid values."""
+    if value is not None and value not in valid:
+        typer.echo(f"das: error: {option} {value!r} is not one of {', '.join(valid)}", err=True)
+        raise typer.Exit(code=2)
 
 
 def _fail(exc: Exception) -> None:
@@ -83,12 +119,17 @@ def status() -> None:
 
     settings = get_settings()
     try:
-        typer.echo(local_postgres.format_status(local_postgres.status(settings)))
+        current = local_postgres.status(settings)
     except DasError as exc:
         _fail(exc)
+        raise
+    typer.echo(local_postgres.format_status(current))
     typer.echo(f"lake: {settings.lake} (backend {settings.lake_backend})")
     typer.echo(f"spark master: {settings.spark_master}")
     typer.echo(f"landing: {settings.landing}")
+    if not current.running:
+        typer.echo("das: PostGIS is not running: `das up` starts it", err=True)
+        raise typer.Exit(code=1)
 
 
 @app.command()
@@ -102,10 +143,10 @@ def ingest(
 ) -> None:
     """Ingest one file or folder through the same code the DAGs run."""
     from jobs import tasks
-    from jobs.sources import source_spec
+    from jobs.sources import source_names
 
+    _choice(source, "source", source_names())  # before Spark starts
     try:
-        source_spec(source)  # an unknown source fails here, before Spark starts
         summary = tasks.ingest(source, path, retry_failed=retry_failed)
         if publish:
             _serving_database_ready()
@@ -309,24 +350,20 @@ def run(
 
 
 def load_flags(
-    flag_type: str | None = None, since: datetime | None = None, min_score: float = 0.0
+    flag_type: str | None = None,
+    since: datetime | None = None,
+    min_score: float = 0.0,
+    *,
+    status: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Gold flags as plain dicts with the contract fields (read with delta-rs: no Spark start-up)."""
-    from das.lake import read_arrow
-    from schemas.tables import FLAG_FIELDS, GOLD_FLAGS
+    """Flags as investigators see them (PostGIS, with triage), as plain dicts with the contract fields."""
+    from das.postgis.flags import FlagFilter
+    from das.postgis.flags import load_flags as read_flags
 
-    table = read_arrow(get_settings(), GOLD_FLAGS)
-    flags = []
-    for row in table.to_pylist():
-        if flag_type and row["flag_type"] != flag_type:
-            continue
-        if since and row["window_end"] is not None and row["window_end"] < since:
-            continue
-        if row["score"] < min_score:
-            continue
-        flags.append({k: _jsonable(row[k]) for k in FLAG_FIELDS})
-    flags.sort(key=lambda f: (-float(f["score"]), f["flag_type"], f["flag_id"]))
-    return flags
+    where = FlagFilter(flag_type, status, since, min_score, limit, offset)
+    return [{k: _jsonable(v) for k, v in f.items()} for f in read_flags(get_settings(), where)]
 
 
 def _jsonable(value: Any) -> Any:
@@ -349,26 +386,143 @@ def flags(
     min_score: Annotated[
         float, typer.Option("--min-score", help="only flags scoring at least this (0..1), e.g. 0.5 for strong leads")
     ] = 0.0,
+    status: Annotated[str | None, typer.Option("--status", help="only flags with this triage status")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="at most this many (a page)")] = None,
+    offset: Annotated[int, typer.Option("--offset", help="skip this many first (the next page)")] = 0,
 ) -> None:
-    """Print investigator flags, strongest first."""
-    since_ts = None
-    if since:
-        try:
-            since_ts = datetime.fromisoformat(since.replace("Z", "+00:00"))
-        except ValueError:
-            _fail(DasError(f"--since {since!r} is not ISO 8601, e.g. 2024-04-01T00:00:00Z"))
-        if since_ts is not None and since_ts.tzinfo is None:
-            since_ts = since_ts.replace(tzinfo=timezone.utc)
+    """Investigator flags from PostGIS, with their triage status, strongest first."""
+    from schemas.tables import FLAG_STATUSES, FLAG_TYPES
+
+    _choice(flag_type, "--type", FLAG_TYPES)
+    _choice(status, "--status", FLAG_STATUSES)
+    since_ts = _iso_time(since, "--since")
     try:
-        rows = load_flags(flag_type, since_ts, min_score)
+        rows = load_flags(flag_type, since_ts, min_score, status=status, limit=limit, offset=offset)
     except DasError as exc:
         _fail(exc)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    for f in rows:
-        typer.echo(f"{f['score']:.2f}  {f['flag_type']:<20} {f['subject']:<16} {f['summary']}")
-    typer.echo(f"{len(rows)} flag(s)")
+    from das.postgis.flags import FlagFilter
+    from das.postgis.flags import load_flags as read_flags
+
+    listed = read_flags(
+        get_settings(), FlagFilter(flag_type, status, since_ts, min_score, limit, offset), with_status=True
+    )
+    for f in listed:
+        typer.echo(
+            f"{f['score']:.2f}  {f['flag_id']}  {f['flag_type']:<20} {f['status']:<12} {f['subject']:<16} "
+            f"{f['summary']}"
+        )
+    typer.echo(f"{len(listed)} flag(s)" + (f" from {offset + 1}" if offset else ""))
+
+
+@flag_app.command("show")
+def flag_show(
+    flag_id: Annotated[str, typer.Argument(help="the flag's id (from das flags)")],
+    purpose: Annotated[str, typer.Option("--purpose", help="why you look (at least 10 characters); logged")],
+    case_ref: Annotated[str | None, typer.Option("--case", help="case or incident reference")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """One flag: its summary, evidence and triage status. The view is written to the audit log."""
+    import psycopg2
+
+    from das.postgis.connection import transaction
+    from das.postgis.flags import flag_detail
+
+    if len(purpose.strip()) < 10:
+        _fail(DasError("--purpose must say why, in at least 10 characters (it is written to the audit log)"))
+    settings = get_settings()
+    try:
+        flag = flag_detail(settings, flag_id)
+        if flag is None:
+            _fail(DasError(f"no flag {flag_id!r}; `das flags` lists them with their ids"))
+            raise typer.Exit(code=1)
+        with transaction(settings) as conn, conn.cursor() as cur:  # audited like any other flag view
+            cur.execute("SELECT count(*) FROM das.view_flag_evidence(%s, %s, %s)", (flag_id, purpose, case_ref))
+    except (DasError, psycopg2.Error) as exc:
+        _fail(DasError(str(exc).strip().splitlines()[0]))
+        raise
+    flag = {k: _jsonable(v) for k, v in flag.items()}
+    if as_json:
+        typer.echo(json.dumps(flag, indent=2))
+        return
+    typer.echo(f"{flag['flag_type']} {flag['flag_id']}  score {flag['score']:.2f}  status {flag['status']}")
+    typer.echo(f"  {flag['summary']}")
+    typer.echo(f"  window {flag['window_start']} .. {flag['window_end']}; related: {', '.join(flag['related']) or '-'}")
+    for e in flag["evidence"]:
+        typer.echo(
+            f"  - {e['kind']:<6} {e['at'] or '':<27} {e['camera_id'] or '':<14} {e['plate'] or '':<10} "
+            f"{e['detail'] or ''}"
+        )
+
+
+@app.command()
+def runs(
+    source: Annotated[str | None, typer.Option("--source", help="only this source")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="only runs whose files did not reconcile")] = False,
+    limit: Annotated[int, typer.Option("--limit", help="the latest this many files")] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Ingest runs, a row per file, with their reconciliation: landed = published + quarantined + duplicates."""
+    from das.postgis.connection import transaction
+    from jobs.sources import source_names
+
+    _choice(source, "--source", source_names())
+    try:
+        with transaction(get_settings()) as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT ingest_run_id, source, source_file, status, rows_landed, rows_published, rows_quarantined, "
+                "rows_duplicate, rows_updated, rows_conflicting, finished_at, message FROM das.ingest_runs "
+                "WHERE (%s::text IS NULL OR source = %s) AND (NOT %s OR status = 'failed') "
+                "ORDER BY finished_at DESC LIMIT %s",
+                (source, source, failed, limit),
+            )
+            names = [d.name for d in cur.description or ()]
+            rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    except DasError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps([{k: _jsonable(v) for k, v in r.items()} for r in rows], indent=2))
+        return
+    for r in rows:
+        ok = r["rows_landed"] == r["rows_published"] + r["rows_quarantined"] + r["rows_duplicate"]
+        typer.echo(
+            f"{_jsonable(r['finished_at'])}  {r['source']:<8} {r['status']:<10} landed {r['rows_landed']:>9,} = "
+            f"{r['rows_published']:,} + {r['rows_quarantined']:,} + {r['rows_duplicate']:,} "
+            f"{'ok' if ok else 'DOES NOT RECONCILE'}  {Path(r['source_file']).name}"
+        )
+    typer.echo(f"{len(rows)} file(s)")
+
+
+@app.command()
+def quarantine(
+    source: Annotated[str | None, typer.Option("--source", help="only this source")] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="only this reason code")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="at most this many rows")] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Quarantined rows: what was rejected, why, from which file (read from the lake, newest first)."""
+    from das.lake import read_arrow
+    from jobs.sources import source_names
+    from schemas.tables import QUARANTINE, QUARANTINE_REASONS
+
+    _choice(source, "--source", source_names())
+    _choice(reason, "--reason", QUARANTINE_REASONS)
+    rows = [
+        r
+        for r in read_arrow(get_settings(), QUARANTINE).to_pylist()
+        if (source is None or r["source"] == source) and (reason is None or r["reason_code"] == reason)
+    ]
+    rows.sort(key=lambda r: (r["ingested_at"], r["source_file"], r["row_number"]), reverse=True)
+    rows = rows[:limit]
+    if as_json:
+        typer.echo(json.dumps([{k: _jsonable(v) for k, v in r.items()} for r in rows], indent=2))
+        return
+    for r in rows:
+        where = f"{Path(r['source_file']).name}:{r['row_number'] or 'file'}"
+        typer.echo(f"{r['source']:<8} {r['reason_code']:<26} {where:<40} {r['reason_detail'] or ''}")
+    typer.echo(f"{len(rows)} row(s)")
 
 
 @app.command()

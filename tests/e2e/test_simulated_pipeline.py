@@ -151,3 +151,19 @@ def test_no_secret_reaches_the_logs_the_lake_or_the_tables(pipeline) -> None:  #
     for what, secret in secrets.items():
         leaked = [i for i, blob in enumerate(contents) if secret.encode() in blob]  # type: ignore[union-attr]
         assert not leaked, f"the {what} appears in {len(leaked)} file(s) or table(s)"
+
+
+def test_the_flags_listing_pages_shows_ids_and_status_and_a_flag_is_shown_with_its_evidence(pipeline) -> None:  # type: ignore[no-untyped-def]
+    settings, _, _, _ = pipeline
+    everything = _flags_json(settings)
+    assert _flags_json(settings, "--limit", "5", "--offset", "5") == everything[5:10]
+    listing = _das(settings, "flags", "--limit", "3").stdout.splitlines()
+    assert all(f["flag_id"] in line and " new " in line for f, line in zip(everything[:3], listing, strict=False))
+    flag = everything[0]
+    shown = _das(settings, "flag", "show", flag["flag_id"], "--purpose", "reviewing the top lead", "--json")
+    detail = json.loads(shown.stdout)
+    assert detail["status"] == "new" and detail["evidence"] == flag["evidence"] and detail["summary"] == flag["summary"]
+    from das import audit
+
+    views = [r for r in audit.report(settings) if r["action"] == "view_flag"]
+    assert views and views[0]["purpose"] == "reviewing the top lead"

@@ -252,3 +252,29 @@ def test_the_cli_search_needs_a_purpose_and_runs_as_the_investigator(db: Setting
     report = audit.report(db, user=investigator.name)
     assert any(r["purpose"] == "burglary series enquiry" for r in report)
     assert datetime.fromisoformat(report[0]["last"]) > datetime.now(UTC) - timedelta(minutes=5)
+
+
+def test_the_users_commands_print_the_secrets_once_as_json_and_revoke(db: Settings) -> None:
+    from tests.postgres_fixtures import child_env
+
+    das = str(Path(sys.executable).with_name("das"))
+    env = child_env(db)
+    name = f"cli_{secrets.token_hex(3)}"
+    added = subprocess.run(
+        [das, "users", "add", name, "--role", "auditor", "--json"], env=env, capture_output=True, text=True
+    )
+    assert added.returncode == 0, added.stderr
+    user = json.loads(added.stdout)
+    assert set(user) == {"name", "role", "db_password", "api_token"} and user["role"] == "auditor"
+    listed = subprocess.run([das, "users", "list", "--json"], env=env, capture_output=True, text=True)
+    assert user["api_token"] not in listed.stdout and user["db_password"] not in listed.stdout
+    assert any(u["name"] == name and u["revoked_at"] is None for u in json.loads(listed.stdout))
+    bad = subprocess.run([das, "users", "add", "x", "--role", "superuser"], env=env, capture_output=True, text=True)
+    assert bad.returncode == 1 and "unknown role 'superuser'" in bad.stderr
+    injected = subprocess.run(
+        [das, "audit", "report", "--user", "x' OR '1'='1", "--json"], env=env, capture_output=True, text=True
+    )
+    assert injected.returncode == 0 and json.loads(injected.stdout) == []
+    revoked = subprocess.run([das, "users", "revoke", name], env=env, capture_output=True, text=True)
+    assert revoked.returncode == 0, revoked.stderr
+    assert users.authenticate(db, user["api_token"]) is None
