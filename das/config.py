@@ -47,6 +47,12 @@ class RetentionPolicy(BaseModel):
     work_folders_hours: float = 24.0  # leftovers of killed runs and stale staging folders
 
 
+class MaintenancePolicy(BaseModel):
+    vacuum_retention_hours: int = 168  # time travel stays possible for a week
+    quality_keep_days: int = 30  # Great Expectations results and Data Docs pages
+    archive_after_hours: float = 24.0  # ingested landing files move to <landing>/_archive after this
+
+
 class HotlistHitParams(BaseModel):
     fuzzy_enabled: bool = True
     fuzzy_score_factor: float = 0.6  # a fuzzy hit scores at most this share of an exact hit
@@ -147,6 +153,7 @@ class Settings(BaseSettings):
 
     ingest: IngestLimits = IngestLimits()
     retention: RetentionPolicy = RetentionPolicy()
+    maintenance: MaintenancePolicy = MaintenancePolicy()
     hotlist_hit: HotlistHitParams = HotlistHitParams()
     cloned_plate: ClonedPlateParams = ClonedPlateParams()
     convoy: ConvoyParams = ConvoyParams()

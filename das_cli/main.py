@@ -298,6 +298,18 @@ def retention_run(as_json: Annotated[bool, typer.Option("--json")] = False) -> N
 
 
 @app.command()
+def maintain(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Compact small files, vacuum old ones, prune quality results, archive ingested landing files, ANALYZE."""
+    from jobs import tasks
+
+    try:
+        report = tasks.maintain()
+    except DasError as exc:
+        _fail(exc)
+    typer.echo(json.dumps(report, indent=2, default=str) if as_json else json.dumps(report, default=str))
+
+
+@app.command()
 def locks() -> None:
     """The cross-process locks: which are held, by which process, for what, and for how long."""
     from das.locks import list_locks

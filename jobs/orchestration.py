@@ -140,3 +140,28 @@ def build_retention_dag(doc_md: str) -> DAG:
         apply_retention()
 
     return retention_dag()
+
+
+def build_maintenance_dag(doc_md: str) -> DAG:
+    """Daily upkeep of the lake and PostGIS."""
+
+    @dag(
+        dag_id="maintenance",
+        schedule="@daily",
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["das", "maintenance"],
+        doc_md=doc_md,
+    )
+    def maintenance_dag() -> None:
+        @task
+        def maintain() -> dict[str, Any]:
+            from jobs import tasks
+
+            return tasks.maintain()
+
+        maintain()
+
+    return maintenance_dag()

@@ -18,7 +18,6 @@ from pyspark.sql import functions as F
 from das import locks
 from das.config import Settings, ensure_local_dirs, get_settings
 from das.credentials import flag_id_salt, pseudonym_key
-from das.errors import LakeConflictError
 from das.lake import Lake, build_lake
 from das.spark import build_spark
 from jobs.ingest.outcomes import FAILED_EARLIER, SKIPPED, IngestResult
@@ -134,22 +133,10 @@ def detect(
     return summary
 
 
-def _merge_flags(rt: Runtime, new_flags: DataFrame, attempts: int = 3) -> None:
-    """Merge by flag_id into gold: a re-run's flags replace themselves, other flags stay. Computed from one
-    version and committed against it, so a concurrent writer's commit is never lost (we recompute instead)."""
-    for attempt in range(1, attempts + 1):
-        version = rt.lake.version(GOLD_FLAGS)
-        existing = rt.lake.read(GOLD_FLAGS, version=version) if version >= 0 else rt.lake.read(GOLD_FLAGS)
-        kept = existing.join(new_flags.select("flag_id"), "flag_id", "left_anti")
-        merged = kept.unionByName(new_flags.select(*GOLD_FLAGS.column_names))
-        staged = rt.lake.stage(GOLD_FLAGS, merged, read_version=version if version >= 0 else None)
-        try:
-            rt.lake.commit(staged, "overwrite")
-            return
-        except LakeConflictError:
-            if attempt == attempts:
-                raise
-            log.warning("gold flags changed while merging (attempt %d); merging again", attempt)
+def _merge_flags(rt: Runtime, new_flags: DataFrame) -> None:
+    """Merge by flag_id into gold: a re-run's flags replace themselves, other flags stay, nothing is rewritten
+    wholesale (delta-rs MERGE, which fails rather than lose a concurrent commit)."""
+    rt.lake.merge(GOLD_FLAGS, new_flags.select(*GOLD_FLAGS.column_names).toArrow())
 
 
 def _union_flags(spark: SparkSession, frames: list[DataFrame]) -> DataFrame:
@@ -165,6 +152,14 @@ def retention(*, settings: Settings | None = None, now: datetime | None = None) 
 
     rt = runtime(settings)
     return run_retention(rt.lake, rt.settings, now)
+
+
+def maintain(*, settings: Settings | None = None) -> dict[str, Any]:
+    """Compact, vacuum, prune quality results, archive ingested landing files, refresh PostGIS statistics."""
+    from jobs.maintenance import run_maintenance
+
+    rt = runtime(settings)
+    return run_maintenance(rt.lake, rt.settings)
 
 
 @dataclass
@@ -201,4 +196,14 @@ def run_landing(landing: Path, *, settings: Settings | None = None, now: datetim
     return PipelineSummary(ingests, published, flags, table_rows)
 
 
-__all__ = ["PipelineSummary", "detect", "detector_inputs", "ingest", "publish", "retention", "run_landing", "runtime"]
+__all__ = [
+    "PipelineSummary",
+    "detect",
+    "detector_inputs",
+    "ingest",
+    "maintain",
+    "publish",
+    "retention",
+    "run_landing",
+    "runtime",
+]

@@ -193,6 +193,11 @@ class Lake:
     def delete_where(self, table: Table, conditions: Sequence[Condition]) -> int:
         raise NotImplementedError
 
+    def merge(self, table: Table, rows: pa.Table) -> dict[str, int]:
+        """Upsert ``rows`` by the table's key in one commit: matched rows are replaced, new ones inserted, the rest
+        untouched (no full rewrite). Conflicts with a concurrent commit fail it, as any commit."""
+        raise NotImplementedError
+
     def history(self, table: Table) -> list[dict[str, Any]]:
         raise NotImplementedError
 

@@ -226,6 +226,26 @@ class DeltaRsLake(Lake):
             commit_properties=properties,
         )
 
+    def merge(self, table: Table, rows: pa.Table) -> dict[str, int]:
+        from deltalake.exceptions import CommitFailedError
+
+        self._ensure_table(table)
+        predicate = " AND ".join(f"t.{k} = s.{k}" for k in table.key)
+        source = rows.select(table.column_names).cast(table.arrow_schema())
+        try:
+            result = (
+                self._delta_table(table)
+                .merge(source=source, predicate=predicate, source_alias="s", target_alias="t")
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute()
+            )
+        except CommitFailedError as exc:
+            raise LakeConflictError(
+                f"{table.qualified_name}: a concurrent commit conflicted with the merge ({exc})"
+            ) from exc
+        return {k: int(v) for k, v in result.items() if k.startswith("num_")}
+
     def delete_where(self, table: Table, conditions: Sequence[Condition]) -> int:
         if not self.exists(table):
             return 0

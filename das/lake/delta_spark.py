@@ -67,6 +67,22 @@ class DeltaSparkLake(Lake):
 
         return DeltaTable.forPath(self.spark, self.table_path(table))
 
+    def merge(self, table: Table, rows: Any) -> dict[str, int]:
+        predicate = " AND ".join(f"t.{k} = s.{k}" for k in table.key)
+        source = self.spark.createDataFrame(rows.to_pandas(), table.spark_schema())
+        if not self.exists(table):
+            source.write.format("delta").partitionBy(*table.partition_by).save(self.table_path(table))
+            return {"num_target_rows_inserted": source.count()}
+        (
+            self._delta(table)
+            .alias("t")
+            .merge(source.alias("s"), predicate)
+            .whenMatchedUpdateAll()
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
+        return {}
+
     def delete_where(self, table: Table, conditions: Sequence[Condition]) -> int:
         if not self.exists(table):
             return 0

@@ -11,6 +11,7 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from pyspark.sql import SparkSession
 
@@ -251,3 +252,15 @@ def test_delta_spark_backend_roundtrip(spark: SparkSession, tmp_path: Path) -> N
     from deltalake import DeltaTable
 
     assert DeltaTable(lake.table_path(EVENTS)).to_pyarrow_table().num_rows == 1
+
+
+def test_merge_upserts_by_key_and_leaves_the_other_files_alone(spark: SparkSession, lake: DeltaRsLake) -> None:
+    lake.append(EVENTS, _df(spark, _rows(3, date(2024, 3, 1), prefix="m")))
+    lake.append(EVENTS, _df(spark, _rows(2, date(2024, 3, 2), prefix="n")))
+    untouched = {p for p in Path(lake.table_path(EVENTS)).rglob("*.parquet") if "2024-03-02" in str(p)}
+    rows = _df(spark, _rows(1, date(2024, 3, 1), prefix="m")).toArrow()
+    changed = _df(spark, _rows(1, date(2024, 3, 5), prefix="z")).toArrow()
+    result = lake.merge(EVENTS, pa.concat_tables([rows, changed]))
+    assert (result["num_target_rows_updated"], result["num_target_rows_inserted"]) == (1, 1)
+    assert lake.read(EVENTS).where("event_id like 'm%' or event_id like 'n%' or event_id like 'z%'").count() == 6
+    assert untouched <= {p for p in Path(lake.table_path(EVENTS)).rglob("*.parquet")}  # not rewritten

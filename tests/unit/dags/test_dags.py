@@ -9,7 +9,15 @@ import pytest
 pytestmark = pytest.mark.unit
 
 DAGS_FOLDER = Path(__file__).resolve().parents[3] / "dags"
-EXPECTED = {"ingest_cameras", "ingest_crimes", "ingest_hotlist", "ingest_anpr", "build_flags", "retention"}
+EXPECTED = {
+    "ingest_cameras",
+    "ingest_crimes",
+    "ingest_hotlist",
+    "ingest_anpr",
+    "build_flags",
+    "retention",
+    "maintenance",
+}
 
 
 @pytest.fixture(scope="module")
