@@ -13,7 +13,8 @@ from operator import or_
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Asset, dag, task
+from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk import DAG, Asset, Param, dag, task
 
 from jobs.ingest.spec import SourceSpec
 from jobs.sources import source_specs
@@ -75,21 +76,36 @@ def build_ingest_dag(spec: SourceSpec) -> DAG:
         doc_md=f"# {spec.dag_id}\n\n{spec.description} Schedule `{spec.schedule}`.\n{INGEST_DOC}",
     )
     def ingest_dag() -> None:
-        @task(outlets=[silver_asset(spec)])
+        @task
         def ingest_to_silver() -> dict[str, Any]:
             from jobs import tasks
 
             return tasks.ingest(source)
 
         @task
-        def publish_to_postgis(summary: dict[str, Any]) -> dict[str, int]:
+        def publish_to_postgis(summary: dict[str, Any]) -> dict[str, Any]:
             from jobs import tasks
 
-            return tasks.publish(source, summary)
+            return {"summary": summary, "published": tasks.publish(source, summary)}
 
-        publish_to_postgis(ingest_to_silver())  # type: ignore[arg-type]  # TaskFlow passes the XCom
+        @task(outlets=[silver_asset(spec)])
+        def announce_changes(done: dict[str, Any]) -> None:
+            """The silver Asset is emitted only when silver changed: no landing, no detector run."""
+            if not silver_changed(done["summary"]):
+                raise AirflowSkipException(f"nothing new in {spec.silver.qualified_name}: no Asset event")
+
+        announce_changes(publish_to_postgis(ingest_to_silver()))  # type: ignore[arg-type]  # XComs
 
     return ingest_dag()
+
+
+def silver_changed(summary: dict[str, Any]) -> bool:
+    return bool(
+        summary.get("rows_published")
+        or summary.get("rows_withdrawn")
+        or summary.get("recovered_runs")
+        or summary.get("rows_updated")
+    )
 
 
 def build_flags_dag(doc_md: str) -> DAG:
@@ -104,13 +120,17 @@ def build_flags_dag(doc_md: str) -> DAG:
         default_args=DEFAULT_ARGS,
         tags=["das", "flags", "detectors"],
         doc_md=doc_md,
+        params={"day": Param(None, type=["null", "string"], format="date", description="recompute this past day")},
     )
     def flags_dag() -> None:
         @task(outlets=[FLAGS_ASSET])
-        def detect_and_publish() -> dict[str, Any]:
+        def detect_and_publish(params: dict[str, Any] | None = None) -> dict[str, Any]:
+            from datetime import date
+
             from jobs import tasks
 
-            return tasks.detect()
+            day = (params or {}).get("day")
+            return tasks.detect(day=date.fromisoformat(day) if day else None)
 
         detect_and_publish()
 

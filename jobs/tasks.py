@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,8 @@ def summarise_ingest(result: IngestResult) -> dict[str, Any]:
         "rows_duplicate": result.total("rows_duplicate"),
         "quarantine_reasons": dict(result.quarantine_reasons),
         "published_partitions": result.published_partitions,
+        "rows_updated": result.total("rows_updated"),
+        "rows_withdrawn": result.rows_withdrawn,
         "data_docs": result.data_docs,
         "messages": [m for f in result.files for m in f.messages],
     }
@@ -92,15 +94,16 @@ def publish(source: str, summary: dict[str, Any], *, settings: Settings | None =
     return publish_run(rt.lake, rt.settings, source_spec(source), summary)
 
 
-def detector_inputs(rt: Runtime):  # type: ignore[no-untyped-def]
-    """The silver frames the detectors read: the latest days of reads (plus camera_silent's baseline) and the rest."""
+def detector_inputs(rt: Runtime, day: date | None = None):  # type: ignore[no-untyped-def]
+    """The silver frames the detectors read: the days of reads up to ``day`` (default: the latest day with reads),
+    plus camera_silent's baseline, and the rest."""
     from jobs.detectors import DetectorInputs
 
     reads = rt.lake.read(SILVER_ANPR_READS)
-    latest = reads.agg(F.max("read_date").alias("d")).collect()[0]["d"]
-    if latest is not None:
-        first = latest - timedelta(days=max(rt.settings.detection_days, rt.settings.camera_silent.baseline_days) - 1)
-        reads = rt.lake.read(SILVER_ANPR_READS, partitions=[("read_date", ">=", first)])
+    last = day or reads.agg(F.max("read_date").alias("d")).collect()[0]["d"]
+    if last is not None:
+        first = last - timedelta(days=max(rt.settings.detection_days, rt.settings.camera_silent.baseline_days) - 1)
+        reads = rt.lake.read(SILVER_ANPR_READS, partitions=[("read_date", ">=", first), ("read_date", "<=", last)])
     return DetectorInputs(
         reads=reads,
         cameras=rt.lake.read(SILVER_CAMERAS),
@@ -111,15 +114,25 @@ def detector_inputs(rt: Runtime):  # type: ignore[no-untyped-def]
 
 
 def detect(
-    *, settings: Settings | None = None, now: datetime | None = None, only: list[str] | None = None
+    *,
+    settings: Settings | None = None,
+    now: datetime | None = None,
+    only: list[str] | None = None,
+    day: date | None = None,
 ) -> dict[str, Any]:
-    """Run the detectors over silver, merge the flags into gold (by flag_id), publish them to PostGIS."""
+    """Run the detectors over silver, merge the flags into gold (by flag_id), publish them to PostGIS.
+
+    ``day`` recomputes a past day (a backfill): the reads up to that day, judged as at its end; flag ids are the
+    same as when the day was first computed, so the merge replaces them.
+    """
     from das import postgis
     from jobs.detectors import run_detectors
 
     rt = runtime(settings)
+    if day is not None:
+        now = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1)
     now = now or datetime.now(timezone.utc)
-    inputs = detector_inputs(rt)
+    inputs = detector_inputs(rt, day)
     frames = run_detectors(inputs, rt.settings, now, only=only)
     new_flags = _union_flags(rt.spark, list(frames.values()))
     new_flags = new_flags.persist()

@@ -124,3 +124,31 @@ def test_anpr_hotlist_and_build_flags_dags_produce_flags_with_evidence(
         assert {(k, r) for k, r, _ in evidence if k == "read"} == {("read", "e2e-1"), ("read", "e2e-2")}
         cur.execute("SELECT count(*) FROM das.anpr_reads WHERE read_id LIKE 'e2e-%'")
         assert cur.fetchone()[0] == 3
+
+
+def test_with_nothing_new_landed_no_silver_asset_is_emitted(airflow_env: dict[str, str]) -> None:
+    """An ingest run that changes nothing skips its announce task: no Asset event, so build_flags is not queued."""
+    landing = Path(airflow_env["DAS_LANDING_DIR"]) / "crimes"
+    landing.mkdir(parents=True, exist_ok=True)
+
+    def events() -> int:
+        script = (
+            "from airflow.utils.session import create_session\n"
+            "from sqlalchemy import text\n"
+            "with create_session() as s:\n"
+            "    print('EVENTS', s.execute(text(\"SELECT count(*) FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+            "WHERE a.uri = 'das://silver/crimes'\")).scalar())\n"
+        )
+        path = Path(airflow_env["DAS_HOME"]) / "count_events.py"
+        path.write_text(script)
+        done = subprocess.run([sys.executable, str(path)], env=airflow_env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return int(next(line for line in done.stdout.splitlines() if line.startswith("EVENTS")).split()[1])
+
+    before = events()
+    out = _dag_test(airflow_env, "ingest_crimes")
+    assert "STATE ingest_crimes success" in out, out[-2000:]
+    assert events() == before  # nothing landed: no event
+    shutil.copy(SAMPLES_DIR / "met_street_2023-01_sample.csv", landing)
+    assert "STATE ingest_crimes success" in _dag_test(airflow_env, "ingest_crimes")
+    assert events() == before + 1  # new crimes: one event

@@ -167,3 +167,41 @@ def test_the_flags_listing_pages_shows_ids_and_status_and_a_flag_is_shown_with_i
 
     views = [r for r in audit.report(settings) if r["action"] == "view_flag"]
     assert views and views[0]["purpose"] == "reviewing the top lead"
+
+
+def test_a_backfill_of_a_past_day_reproduces_its_flags(pipeline) -> None:  # type: ignore[no-untyped-def]
+    """build_flags for a past day (the DAG's ``day`` param): the same flags, even after a later day has landed."""
+    from datetime import timedelta
+
+    from das.lake import DeltaRsLake
+    from jobs import tasks
+    from schemas.tables import GOLD_FLAGS, SILVER_ANPR_READS
+
+    settings, landing, _, _ = pipeline
+    rt = tasks.runtime(settings)
+    day = rt.lake.read(SILVER_ANPR_READS).agg({"read_date": "max"}).collect()[0][0]
+    read_based = ("hotlist_hit", "cloned_plate", "convoy", "vehicle_near_crimes", "camera_silent")
+
+    def flags_of_day() -> set[tuple[str, float]]:
+        lake = DeltaRsLake(rt.spark, settings.lake)
+        rows = lake.read(GOLD_FLAGS).where(f"to_date(window_start) <= '{day}' AND to_date(window_end) >= '{day}'")
+        return {(r["flag_id"], round(r["score"], 9)) for r in rows.collect() if r["flag_type"] in read_based}
+
+    before = flags_of_day()
+    assert before
+    later = landing / "anpr" / "later-day.csv"
+    from datetime import UTC, datetime
+
+    stamp = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()  # today: the reads end at today 00:00
+    assert stamp[:10] == str(day + timedelta(days=1))
+    later.write_text(f"read_id,camera_id,plate,read_at\nlater-1,{_a_camera(settings)},ZZ11ZZZ,{stamp}\n")
+    tasks.ingest("anpr", settings=settings, path=landing / "anpr")
+    tasks.detect(settings=settings, day=day)
+    assert flags_of_day() == before
+
+
+def _a_camera(settings: Settings) -> str:
+    from das.lake import read_arrow
+    from schemas.tables import SILVER_CAMERAS
+
+    return str(read_arrow(settings, SILVER_CAMERAS).column("camera_id")[0].as_py())
