@@ -53,6 +53,20 @@ class MaintenancePolicy(BaseModel):
     archive_after_hours: float = 24.0  # ingested landing files move to <landing>/_archive after this
 
 
+class AlertSettings(BaseModel):
+    """Where failure alerts (and, later, flags) go: a signed webhook and/or email. Unset: the log only."""
+
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "das@localhost"
+    smtp_to: list[str] = []
+
+
 class HotlistHitParams(BaseModel):
     fuzzy_enabled: bool = True
     fuzzy_score_factor: float = 0.6  # a fuzzy hit scores at most this share of an exact hit
@@ -154,6 +168,10 @@ class Settings(BaseSettings):
     ingest: IngestLimits = IngestLimits()
     retention: RetentionPolicy = RetentionPolicy()
     maintenance: MaintenancePolicy = MaintenancePolicy()
+    alerts: AlertSettings = AlertSettings()
+    schedules: dict[str, str] = Field(default_factory=dict)  # DAG id -> cron or preset, over the specs' defaults
+    task_timeout_minutes: int = 120  # every task's execution_timeout
+    dagrun_timeout_minutes: int = 240
     hotlist_hit: HotlistHitParams = HotlistHitParams()
     cloned_plate: ClonedPlateParams = ClonedPlateParams()
     convoy: ConvoyParams = ConvoyParams()

@@ -13,8 +13,8 @@ from operator import or_
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowSkipException
 from airflow.sdk import DAG, Asset, Param, dag, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from jobs.ingest.spec import SourceSpec
 from jobs.sources import source_specs
@@ -37,23 +37,38 @@ def silver_asset(spec: SourceSpec) -> Asset:
 
 
 def alert_on_failure(context: dict[str, Any]) -> None:
-    """Failure callback: a loud log line plus an append to DAS_HOME/logs/alerts.log that monitoring tails."""
+    """Failure callback: a log line, an append to DAS_HOME/logs/alerts.log, and the configured notifiers
+    (``DAS_ALERTS__WEBHOOK_URL`` signed with ``DAS_ALERTS__WEBHOOK_SECRET``, ``DAS_ALERTS__SMTP_*``)."""
     from das.config import get_settings
+    from das.notify import notify
 
     ti = context.get("task_instance")
-    message = (
-        f"{datetime.now(timezone.utc).isoformat()} ALERT dag={getattr(ti, 'dag_id', '?')} "
-        f"task={getattr(ti, 'task_id', '?')} run={context.get('run_id')} error={context.get('exception')}"
-    )
-    log.error(message)
-    logs = get_settings().logs_dir
-    logs.mkdir(parents=True, exist_ok=True)
-    with Path(logs, "alerts.log").open("a", encoding="utf-8") as handle:
-        handle.write(message + "\n")
+    details = {
+        "at": datetime.now(timezone.utc).isoformat(),
+        "dag_id": getattr(ti, "dag_id", "?"),
+        "task_id": getattr(ti, "task_id", "?"),
+        "run_id": context.get("run_id"),
+        "error": str(context.get("exception")),
+    }
+    message = " ".join(f"{k}={v}" for k, v in details.items())
+    log.error("ALERT %s", message)
+    settings = get_settings()
+    deliveries = notify(settings.alerts, f"das: {details['dag_id']}.{details['task_id']} failed", details)
+    failed = [f"{d.channel}: {d.error}" for d in deliveries if not d.ok]
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    with Path(settings.logs_dir, "alerts.log").open("a", encoding="utf-8") as handle:
+        handle.write(f"ALERT {message}" + (f" (not delivered: {'; '.join(failed)})" if failed else "") + "\n")
+
+
+def _settings() -> Any:
+    from das.config import get_settings
+
+    return get_settings()
 
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": OWNER,
+    "execution_timeout": timedelta(minutes=_settings().task_timeout_minutes),
     "retries": 2,
     "retry_delay": timedelta(minutes=1),
     "retry_exponential_backoff": True,
@@ -67,7 +82,8 @@ def build_ingest_dag(spec: SourceSpec) -> DAG:
 
     @dag(
         dag_id=spec.dag_id,
-        schedule=spec.schedule,
+        schedule=_settings().schedules.get(spec.dag_id, spec.schedule),
+        dagrun_timeout=timedelta(minutes=_settings().dagrun_timeout_minutes),
         start_date=START,
         catchup=False,  # ingest is by file checksum: a backfill run re-checks landing and is a no-op if done
         max_active_runs=1,
@@ -113,6 +129,7 @@ def build_flags_dag(doc_md: str) -> DAG:
 
     @dag(
         dag_id="build_flags",
+        dagrun_timeout=timedelta(minutes=_settings().dagrun_timeout_minutes),
         schedule=reduce(or_, [silver_asset(s) for s in source_specs()]),
         start_date=START,
         catchup=False,
@@ -142,7 +159,8 @@ def build_retention_dag(doc_md: str) -> DAG:
 
     @dag(
         dag_id="retention",
-        schedule="@daily",
+        dagrun_timeout=timedelta(minutes=_settings().dagrun_timeout_minutes),
+        schedule=_settings().schedules.get("retention", "@daily"),
         start_date=START,
         catchup=False,
         max_active_runs=1,
@@ -167,7 +185,8 @@ def build_maintenance_dag(doc_md: str) -> DAG:
 
     @dag(
         dag_id="maintenance",
-        schedule="@daily",
+        dagrun_timeout=timedelta(minutes=_settings().dagrun_timeout_minutes),
+        schedule=_settings().schedules.get("maintenance", "@daily"),
         start_date=START,
         catchup=False,
         max_active_runs=1,

@@ -6,6 +6,7 @@ PostGIS cluster (as in production, not SQLite): Airflow reads its configuration 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from das.config import SAMPLES_DIR, Settings
+from das.notify import SIGNATURE_HEADER, signature
 from das_tools.localstack.airflow import airflow_environment
 from das_tools.localstack.postgres import connect
 from tests.postgres_fixtures import elsewhere
@@ -152,3 +154,54 @@ def test_with_nothing_new_landed_no_silver_asset_is_emitted(airflow_env: dict[st
     shutil.copy(SAMPLES_DIR / "met_street_2023-01_sample.csv", landing)
     assert "STATE ingest_crimes success" in _dag_test(airflow_env, "ingest_crimes")
     assert events() == before + 1  # new crimes: one event
+
+
+def test_a_failing_task_posts_a_signed_alert_to_the_webhook(airflow_env: dict[str, str]) -> None:
+    """The failure callback every DAG uses, fired by Airflow itself, reaches a real HTTP receiver."""
+    from tests.integration.das.test_notify import SECRET, Receiver
+
+    receiver = Receiver()
+    probe_dags = Path(airflow_env["DAS_HOME"]) / "probe_dags"
+    probe_dags.mkdir(exist_ok=True)
+    (probe_dags / "alert_probe.py").write_text(
+        textwrap.dedent(
+            """
+            from airflow.sdk import dag, task
+            from jobs.orchestration import DEFAULT_ARGS
+
+            @dag(dag_id="das_alert_probe", schedule=None, default_args={**DEFAULT_ARGS, "retries": 0})
+            def probe():
+                @task
+                def explode():
+                    raise RuntimeError("landing folder missing: create it or set DAS_LANDING_DIR")
+                explode()
+
+            probe()
+            """
+        )
+    )
+    env = {
+        **airflow_env,
+        "AIRFLOW__CORE__DAGS_FOLDER": str(probe_dags),
+        "DAS_ALERTS__WEBHOOK_URL": receiver.url,
+        "DAS_ALERTS__WEBHOOK_SECRET": SECRET,
+    }
+    runner = Path(env["DAS_HOME"]) / "run_alert_probe.py"
+    runner.write_text(
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        f"bag = DagBag(dag_folder={str(probe_dags)!r})\n"
+        "print('STATE', bag.dags['das_alert_probe'].test().state)\n"
+    )
+    try:
+        done = subprocess.run([sys.executable, str(runner)], env=env, capture_output=True, text=True, timeout=600)
+    finally:
+        receiver.close()
+    assert "STATE failed" in done.stdout, (done.stdout[-2000:], done.stderr[-3000:])
+    assert len(receiver.requests) == 1, "the failure callback did not post to the webhook exactly once"
+    headers, body = receiver.requests[0]
+    payload = json.loads(body)
+    assert payload["dag_id"] == "das_alert_probe" and payload["task_id"] == "explode"
+    assert "landing folder missing" in payload["error"]
+    assert headers[SIGNATURE_HEADER] == signature(SECRET, body)
+    alerts_log = (Path(env["DAS_HOME"]) / "logs" / "alerts.log").read_text()
+    assert "das_alert_probe" in alerts_log and "not delivered" not in alerts_log

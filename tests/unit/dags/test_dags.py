@@ -39,7 +39,9 @@ def test_dag_conventions(dagbag, dag_id: str) -> None:  # type: ignore[no-untype
     assert dag.tags and "das" in dag.tags
     assert dag.catchup is False
     assert dag.max_active_runs == 1
+    assert dag.dagrun_timeout is not None, f"{dag_id} has no dagrun_timeout"
     for task in dag.tasks:
+        assert task.execution_timeout is not None, f"{dag_id}.{task.task_id} has no execution_timeout"
         assert task.owner == "das-data-engineering"
         assert task.retries >= 1
         assert task.on_failure_callback, f"{dag_id}.{task.task_id} has no failure alert"
@@ -55,3 +57,18 @@ def test_ingest_dags_emit_silver_assets_and_flags_dag_consumes_them(dagbag) -> N
     flags = dagbag.dags["build_flags"]
     assert type(flags.timetable).__name__ == "AssetTriggeredTimetable"
     assert "anpr_reads" in str(flags.timetable.asset_condition)
+
+
+def test_schedules_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from das.config import reset_settings_cache
+    from jobs.orchestration import build_ingest_dag
+    from jobs.sources import ANPR
+
+    monkeypatch.setenv("DAS_SCHEDULES", '{"ingest_anpr": "*/10 * * * *"}')
+    reset_settings_cache()
+    try:
+        assert build_ingest_dag(ANPR).schedule == "*/10 * * * *"
+    finally:
+        monkeypatch.delenv("DAS_SCHEDULES")
+        reset_settings_cache()
+    assert build_ingest_dag(ANPR).schedule == ANPR.schedule
