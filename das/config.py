@@ -16,8 +16,8 @@ from urllib.parse import quote
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SAMPLES_DIR = REPO_ROOT / "data" / "samples"
+PACKAGE_DIR = Path(__file__).resolve().parent
+SAMPLES_DIR = PACKAGE_DIR / "samples"  # package data: real public samples and the default boundaries
 
 # Greater London is about -0.51..0.33 lon, 51.28..51.69 lat; the default adds a margin.
 GREATER_LONDON_BBOX = (-0.65, 51.20, 0.45, 51.80)

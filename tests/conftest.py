@@ -11,6 +11,7 @@ import pytest
 from das.config import Settings, reset_settings_cache
 
 TESTS = Path(__file__).resolve().parent
+REPO_ROOT = TESTS.parent
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

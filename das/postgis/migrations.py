@@ -8,13 +8,13 @@ import psycopg2
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
-from das.config import REPO_ROOT, Settings
+from das.config import PACKAGE_DIR, Settings
 from das.postgis.boundaries import load_reference_data
 from das.postgis.connection import engine, unreachable
 from das.postgis.partitions import PARTITION_PATTERNS
 from schemas.postgis import METADATA, SCHEMA
 
-ALEMBIC_INI = REPO_ROOT / "infra" / "alembic.ini"
+ALEMBIC_INI = PACKAGE_DIR / "postgis" / "alembic" / "alembic.ini"  # package data
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
@@ -41,7 +41,7 @@ def schema_drift(settings: Settings, metadata: MetaData | None = None) -> list[A
     """Differences between the migrated database and the declarations (Alembic's autogenerate diff).
 
     Empty when every declaration change has its migration; otherwise generate one with
-    ``alembic -c infra/alembic.ini revision --autogenerate -m "..."``.
+    ``alembic -c das/postgis/alembic/alembic.ini revision --autogenerate -m "..."``.
     """
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
@@ -70,7 +70,7 @@ def alembic_config(settings: Settings):  # type: ignore[no-untyped-def]
     from alembic.config import Config
 
     cfg = Config(str(ALEMBIC_INI))
-    cfg.set_main_option("script_location", str(ALEMBIC_INI.parent / "migrations"))
+    cfg.set_main_option("script_location", str(ALEMBIC_INI.parent))
     cfg.set_main_option("sqlalchemy.url", settings.sqlalchemy_url.replace("%", "%%"))
     return cfg
 

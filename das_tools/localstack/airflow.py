@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from das.config import REPO_ROOT, Settings
+import importlib.util
+from pathlib import Path
+
+from das.config import Settings
 from das.credentials import pseudonym_key
 
 
+def dags_folder() -> Path:
+    """The installed ``dags`` package's folder (a checkout's ``dags/`` when installed editable)."""
+    spec = importlib.util.find_spec("dags")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the das DAG files are not installed: reinstall das (pip install das-*.whl)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 def airflow_environment(settings: Settings) -> dict[str, str]:
-    """Airflow settings as environment variables: metadata DB in the das cluster, DAGs from ./dags.
+    """Airflow settings as environment variables: metadata DB in the das cluster, DAGs from the installed ``dags`` package.
 
     Connections and Variables come from the environment too (AIRFLOW_CONN_*, AIRFLOW_VAR_*), so no
     secrets live in the metadata database.
@@ -15,7 +26,7 @@ def airflow_environment(settings: Settings) -> dict[str, str]:
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
     return {
         "AIRFLOW_HOME": str(settings.airflow_home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder()),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.airflow_sqlalchemy_url,

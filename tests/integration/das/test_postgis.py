@@ -576,7 +576,7 @@ def test_crimes_per_borough_week_and_per_cell_week(scene: Settings, conn: Any) -
 
 
 def test_every_query_in_the_analyst_docs_runs(scene: Settings, conn: Any) -> None:
-    from das.config import REPO_ROOT
+    from tests.conftest import REPO_ROOT
 
     text = (REPO_ROOT / "docs" / "analyst-queries.md").read_text()
     blocks = re.findall(r"```sql\n(.*?)```", text, flags=re.DOTALL)

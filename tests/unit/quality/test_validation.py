@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 from pyspark.sql import types as T
 
-from das.config import REPO_ROOT, Settings
+from das.config import Settings
 from das.errors import QualityGateError
 from quality.validation import QualityReference, QualityReport, raise_for_failures, validate_batch
 from schemas.model import Table
 from schemas.tables import SILVER_ANPR_READS, SILVER_HOTLIST
+from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.unit
 
