@@ -18,7 +18,7 @@ def dags_folder() -> Path:
 
 
 def airflow_environment(settings: Settings) -> dict[str, str]:
-    """Airflow settings as environment variables: metadata DB in the das cluster, DAGs from the installed ``dags`` package.
+    """Airflow settings as environment variables: metadata DB in the das cluster, DAGs from the ``dags`` package.
 
     Connections and Variables come from the environment too (AIRFLOW_CONN_*, AIRFLOW_VAR_*), so no
     secrets live in the metadata database.
