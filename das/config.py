@@ -114,7 +114,7 @@ class NearRepeatParams(BaseModel):
 
 
 class EmergingHotspotParams(BaseModel):
-    h3_resolution: int = 8
+    h3_resolution: int = 8  # always DAS_H3_RESOLUTION (jobs.detectors.detector_params); a different value is refused
     baseline_weeks: int = 4
     fdr_alpha: float = 0.05
     min_count: int = 3
@@ -154,9 +154,13 @@ class Settings(BaseSettings):
     spark_driver_memory: str = "4g"
     spark_shuffle_partitions: int = 8
     spark_conf: dict[str, str] = Field(default_factory=dict)
+    # Spark's own log level (to stderr: under Airflow that is the task log). Known start-up noise is held back.
+    spark_log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = "WARN"
 
     region_bbox: Annotated[tuple[float, float, float, float], NoDecode] = GREATER_LONDON_BBOX
-    h3_resolution: int = 9
+    # One H3 resolution everywhere: ingest's h3_cell, crimes_per_cell_week, hotspot cells, das.h3_cells.
+    # 8 (~0.74 km² cells, ~460 m edge): enough crimes per cell-week for the hotspot statistics to have power.
+    h3_resolution: int = 8
     clock_skew_tolerance_s: int = 300
     retention_days: int = 365
     volume_baseline_days: int = 7
@@ -171,6 +175,8 @@ class Settings(BaseSettings):
     alerts: AlertSettings = AlertSettings()
     schedules: dict[str, str] = Field(default_factory=dict)  # DAG id -> cron or preset, over the specs' defaults
     task_timeout_minutes: int = 120  # every task's execution_timeout
+    spark_pool_slots: int = 1  # Airflow pool das_spark: Spark applications at once (1 on a 2-core machine)
+    postgis_pool_slots: int = 4  # Airflow pool das_postgis: publishing tasks at once
     dagrun_timeout_minutes: int = 240
     hotlist_hit: HotlistHitParams = HotlistHitParams()
     cloned_plate: ClonedPlateParams = ClonedPlateParams()

@@ -27,3 +27,7 @@ class LakeError(DasError):
 
 class LakeConflictError(LakeError):
     """A concurrent commit changed data this write read: recompute from the new version and retry."""
+
+
+class BoundaryFileError(DasError):
+    """A boundary file cannot be loaded (unreadable, no CRS, no code or name field, not polygons); nothing changed."""

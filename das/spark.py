@@ -40,6 +40,10 @@ def build_spark(settings: Settings | None = None, app_name: str = "das") -> Spar
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     local_dir = settings.home_abs / "spark-tmp"
     local_dir.mkdir(parents=True, exist_ok=True)
+    log_config = write_log4j_config(local_dir, settings.spark_log_level)
+    if settings.spark_master.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # one machine: no "resolves to a loopback" warning
+    java_options = f"-Duser.timezone=UTC -Dlog4j2.configurationFile={log_config.as_uri()}"
     builder = (
         SparkSession.builder.master(settings.spark_master)
         .appName(app_name)
@@ -54,7 +58,7 @@ def build_spark(settings: Settings | None = None, app_name: str = "das") -> Spar
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.driver.extraJavaOptions", java_options)
         .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.sql.warehouse.dir", str(settings.home_abs / "spark-warehouse"))
     )
@@ -66,6 +70,32 @@ def build_spark(settings: Settings | None = None, app_name: str = "das") -> Spar
         )
     for key, value in settings.spark_conf.items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("FATAL")  # errors reach Python as exceptions
-    return spark
+    return builder.getOrCreate()
+
+
+# Warnings and errors to stderr (the task log under Airflow, the console under the CLI); the start-up lines
+# that are expected on every machine without Hadoop's native libraries are not warnings anyone can act on.
+LOG4J2_TEMPLATE = """\
+status = error
+rootLogger.level = {level}
+rootLogger.appenderRef.stderr.ref = stderr
+appender.stderr.type = Console
+appender.stderr.name = stderr
+appender.stderr.target = SYSTEM_ERR
+appender.stderr.layout.type = PatternLayout
+appender.stderr.layout.pattern = %d{{yyyy-MM-dd'T'HH:mm:ss.SSSXXX}} %p spark %c{{1}}: %m%n%ex
+logger.native.name = org.apache.hadoop.util.NativeCodeLoader
+logger.native.level = error
+logger.conf.name = org.apache.spark.SparkConf
+logger.conf.level = error
+logger.parquet.name = org.apache.parquet
+logger.parquet.level = error
+"""
+
+
+def write_log4j_config(folder: Path, level: str) -> Path:
+    path = folder / f"log4j2-{level.lower()}.properties"
+    text = LOG4J2_TEMPLATE.format(level=level.lower())
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path

@@ -53,8 +53,23 @@ def main_options(
     show_version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
     ] = False,
+    log_format: Annotated[
+        str,
+        typer.Option("--log-format", envvar="DAS_LOG_FORMAT", help="console (readable) or json (one object per line)"),
+    ] = "console",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="warnings and errors only, no progress bars")] = False,
 ) -> None:
     """das: ingest, serve and investigate ANPR, CCTV and crime data, with governance built in."""
+    from das import progress
+    from das.logs import configure_logging
+
+    _choice(log_format, "--log-format", ["console", "json"])
+    configure_logging(
+        "json" if log_format == "json" else "console", "DEBUG" if verbose else "WARNING" if quiet else "INFO"
+    )
+    if log_format == "console" and not quiet and sys.stderr.isatty():
+        progress.install(progress.tqdm_reporter)
 
 
 def _choice(value: str | None, option: str, valid: Sequence[str]) -> None:
@@ -369,13 +384,16 @@ def load_flags(
     status: str | None = None,
     limit: int | None = None,
     offset: int = 0,
+    purpose: str | None = None,
+    case_ref: str | None = None,
 ) -> list[dict[str, Any]]:
     """Flags as investigators see them (PostGIS, with triage), as plain dicts with the contract fields."""
     from das.postgis.flags import FlagFilter
     from das.postgis.flags import load_flags as read_flags
 
     where = FlagFilter(flag_type, status, since, min_score, limit, offset)
-    return [{k: _jsonable(v) for k, v in f.items()} for f in read_flags(get_settings(), where)]
+    found = read_flags(get_settings(), where, purpose=purpose, case_ref=case_ref)
+    return [{k: _jsonable(v) for k, v in f.items()} for f in found]
 
 
 def _jsonable(value: Any) -> Any:
@@ -401,26 +419,51 @@ def flags(
     status: Annotated[str | None, typer.Option("--status", help="only flags with this triage status")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="at most this many (a page)")] = None,
     offset: Annotated[int, typer.Option("--offset", help="skip this many first (the next page)")] = 0,
+    purpose: Annotated[
+        str | None,
+        typer.Option("--purpose", help="why you look; with --json the evidence is read through the audited view"),
+    ] = None,
+    case_ref: Annotated[str | None, typer.Option("--case", help="case or incident reference (with --purpose)")] = None,
 ) -> None:
-    """Investigator flags from PostGIS, with their triage status, strongest first."""
+    """Investigator flags from PostGIS, with their triage status, strongest first.
+
+    The listing needs no purpose. With --json each flag carries its evidence: an investigator's role reads it
+    only through the audited view, so give --purpose (one audit row per flag)."""
     from schemas.tables import FLAG_STATUSES, FLAG_TYPES
 
     _choice(flag_type, "--type", FLAG_TYPES)
     _choice(status, "--status", FLAG_STATUSES)
     since_ts = _iso_time(since, "--since")
-    try:
-        rows = load_flags(flag_type, since_ts, min_score, status=status, limit=limit, offset=offset)
-    except DasError as exc:
-        _fail(exc)
+    if purpose is not None and len(purpose.strip()) < 10:
+        _fail(DasError("--purpose must say why, in at least 10 characters (it is written to the audit log)"))
     if as_json:
+        try:
+            rows = load_flags(
+                flag_type,
+                since_ts,
+                min_score,
+                status=status,
+                limit=limit,
+                offset=offset,
+                purpose=purpose,
+                case_ref=case_ref,
+            )
+        except DasError as exc:
+            _fail(exc)
         typer.echo(json.dumps(rows, indent=2))
         return
     from das.postgis.flags import FlagFilter
     from das.postgis.flags import load_flags as read_flags
 
-    listed = read_flags(
-        get_settings(), FlagFilter(flag_type, status, since_ts, min_score, limit, offset), with_status=True
-    )
+    try:
+        listed = read_flags(
+            get_settings(),
+            FlagFilter(flag_type, status, since_ts, min_score, limit, offset),
+            with_status=True,
+            with_evidence=False,
+        )
+    except DasError as exc:
+        _fail(exc)
     for f in listed:
         typer.echo(
             f"{f['score']:.2f}  {f['flag_id']}  {f['flag_type']:<20} {f['status']:<12} {f['subject']:<16} "
@@ -439,19 +482,16 @@ def flag_show(
     """One flag: its summary, evidence and triage status. The view is written to the audit log."""
     import psycopg2
 
-    from das.postgis.connection import transaction
     from das.postgis.flags import flag_detail
 
     if len(purpose.strip()) < 10:
         _fail(DasError("--purpose must say why, in at least 10 characters (it is written to the audit log)"))
     settings = get_settings()
     try:
-        flag = flag_detail(settings, flag_id)
+        flag = flag_detail(settings, flag_id, purpose, case_ref)  # evidence through the audited view
         if flag is None:
             _fail(DasError(f"no flag {flag_id!r}; `das flags` lists them with their ids"))
             raise typer.Exit(code=1)
-        with transaction(settings) as conn, conn.cursor() as cur:  # audited like any other flag view
-            cur.execute("SELECT count(*) FROM das.view_flag_evidence(%s, %s, %s)", (flag_id, purpose, case_ref))
     except (DasError, psycopg2.Error) as exc:
         _fail(DasError(str(exc).strip().splitlines()[0]))
         raise
@@ -535,6 +575,30 @@ def quarantine(
         where = f"{Path(r['source_file']).name}:{r['row_number'] or 'file'}"
         typer.echo(f"{r['source']:<8} {r['reason_code']:<26} {where:<40} {r['reason_detail'] or ''}")
     typer.echo(f"{len(rows)} row(s)")
+
+
+load_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Load reference data a force supplies.")
+app.add_typer(load_app, name="load")
+
+
+@load_app.command("boundaries")
+def load_boundaries(
+    file: Annotated[Path, typer.Argument(help="an ONS-style GeoJSON or GeoPackage of polygons, in any CRS")],
+    kind: Annotated[str, typer.Option("--kind", help="borough | lsoa | ward")],
+) -> None:
+    """Replace one kind of boundaries with a file's areas (reprojected to EPSG:4326), in one transaction.
+
+    The bundled samples are the default until a force loads its own; migrations never overwrite a loaded file."""
+    from das import postgis
+    from schemas.reference import BOUNDARY_KINDS
+
+    _choice(kind, "--kind", list(BOUNDARY_KINDS))
+    try:
+        loaded = postgis.load_boundaries(get_settings(), file, kind)
+    except DasError as exc:
+        _fail(exc)
+    table = BOUNDARY_KINDS[kind].table.postgis_name
+    typer.echo(f"loaded {loaded:,} {kind} boundaries from {file} into das.{table}")
 
 
 @app.command()
@@ -647,9 +711,11 @@ def bench_stream(
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def airflow(ctx: typer.Context) -> None:
     """Run the Airflow CLI against the local setup, e.g. `das airflow standalone` or `das airflow dags list`."""
-    from das_tools.localstack.airflow import airflow_environment
+    from das_tools.localstack.airflow import airflow_environment, prepare_airflow
 
     env = {**os.environ, **airflow_environment(get_settings())}
+    if ctx.args[:1] in (["standalone"], ["scheduler"]):
+        prepare_airflow(env)  # its metadata database migrated and the das pools there before anything runs
     executable = str(Path(sys.executable).with_name("airflow"))
     os.execvpe(executable, [executable, *ctx.args], env)
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the system packages das needs when they are missing: Java 17+ (Spark) and PostgreSQL + PostGIS.
+# Installs the system packages das needs when they are missing: Java 17+ (Spark), PostgreSQL + PostGIS, and GDAL's
+# command-line tools (gdal-bin: ogrinfo reads the served layers as QGIS does; the spatial-serving tests use it).
 # As root on Debian/Ubuntu it installs them; otherwise it names the packages to install and exits non-zero.
 set -euo pipefail
 
@@ -20,7 +21,10 @@ else
   ls /usr/share/postgresql/"$major"/extension/postgis.control >/dev/null 2>&1 || need_pg=1
 fi
 
-[ "$need_java" = 0 ] && [ "$need_pg" = 0 ] && exit 0
+need_gdal=0
+command -v ogrinfo >/dev/null 2>&1 || need_gdal=1
+
+[ "$need_java" = 0 ] && [ "$need_pg" = 0 ] && [ "$need_gdal" = 0 ] && exit 0
 
 packages=()
 [ "$need_java" = 1 ] && packages+=(openjdk-17-jre-headless)
@@ -28,6 +32,7 @@ if [ "$need_pg" = 1 ]; then
   pg_major=${major:-15}
   packages+=(postgresql "postgresql-${pg_major}-postgis-3")
 fi
+[ "$need_gdal" = 1 ] && packages+=(gdal-bin)
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "das setup: missing system packages: ${packages[*]}. Install them (Debian/Ubuntu: sudo apt-get install ${packages[*]}), or run PostGIS with infra/docker-compose.yml and set DAS_DATABASE_URL." >&2

@@ -66,6 +66,50 @@ def _settings() -> Any:
     return get_settings()
 
 
+POSTGIS_CONN_ID = "das_postgis"
+# Pools bound what runs at once: Spark tasks each hold a JVM (driver memory and cores), PostGIS tasks a connection
+# and COPY bandwidth. Create them with ``airflow pools import`` (docs/deploy.md) or ``das airflow``.
+SPARK_POOL = "das_spark"
+POSTGIS_POOL = "das_postgis"
+
+
+def pools() -> dict[str, dict[str, Any]]:
+    """The pools the DAGs use, in ``airflow pools import`` form, sized from settings."""
+    settings = _settings()
+    return {
+        SPARK_POOL: {"slots": settings.spark_pool_slots, "description": "das tasks that run a Spark application"},
+        POSTGIS_POOL: {"slots": settings.postgis_pool_slots, "description": "das tasks that publish to PostGIS"},
+    }
+
+
+LIBPQ_EXTRAS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "application_name", "options")
+
+
+def task_settings() -> Any:
+    """The settings a task runs with: PostGIS from the ``das_postgis`` Airflow Connection when one is defined
+    (read with the providers-postgres hook, so the secret can live in any secrets backend), else ``DAS_*``."""
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+    from sqlalchemy.engine import URL
+
+    settings = _settings()
+    try:
+        conn = PostgresHook.get_connection(POSTGIS_CONN_ID)
+    except AirflowNotFoundException:
+        return settings
+    extras = conn.extra_dejson
+    url = URL.create(
+        "postgresql+psycopg2",
+        username=conn.login,
+        password=conn.password,
+        host=conn.host,
+        port=conn.port,
+        database=conn.schema or settings.pg_database,
+        query={k: str(extras[k]) for k in LIBPQ_EXTRAS if k in extras},
+    )
+    return settings.model_copy(update={"database_url": url.render_as_string(hide_password=False)})
+
+
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": OWNER,
     "execution_timeout": timedelta(minutes=_settings().task_timeout_minutes),
@@ -92,17 +136,17 @@ def build_ingest_dag(spec: SourceSpec) -> DAG:
         doc_md=f"# {spec.dag_id}\n\n{spec.description} Schedule `{spec.schedule}`.\n{INGEST_DOC}",
     )
     def ingest_dag() -> None:
-        @task
+        @task(pool=SPARK_POOL)
         def ingest_to_silver() -> dict[str, Any]:
             from jobs import tasks
 
-            return tasks.ingest(source)
+            return tasks.ingest(source, settings=task_settings())
 
-        @task
+        @task(pool=POSTGIS_POOL)
         def publish_to_postgis(summary: dict[str, Any]) -> dict[str, Any]:
             from jobs import tasks
 
-            return {"summary": summary, "published": tasks.publish(source, summary)}
+            return {"summary": summary, "published": tasks.publish(source, summary, settings=task_settings())}
 
         @task(outlets=[silver_asset(spec)])
         def announce_changes(done: dict[str, Any]) -> None:
@@ -140,14 +184,14 @@ def build_flags_dag(doc_md: str) -> DAG:
         params={"day": Param(None, type=["null", "string"], format="date", description="recompute this past day")},
     )
     def flags_dag() -> None:
-        @task(outlets=[FLAGS_ASSET])
+        @task(outlets=[FLAGS_ASSET], pool=SPARK_POOL)
         def detect_and_publish(params: dict[str, Any] | None = None) -> dict[str, Any]:
             from datetime import date
 
             from jobs import tasks
 
             day = (params or {}).get("day")
-            return tasks.detect(day=date.fromisoformat(day) if day else None)
+            return tasks.detect(settings=task_settings(), day=date.fromisoformat(day) if day else None)
 
         detect_and_publish()
 
@@ -169,11 +213,11 @@ def build_retention_dag(doc_md: str) -> DAG:
         doc_md=doc_md,
     )
     def retention_dag() -> None:
-        @task
+        @task(pool=SPARK_POOL)
         def apply_retention() -> dict[str, Any]:
             from jobs import tasks
 
-            return tasks.retention()
+            return tasks.retention(settings=task_settings())
 
         apply_retention()
 
@@ -195,11 +239,11 @@ def build_maintenance_dag(doc_md: str) -> DAG:
         doc_md=doc_md,
     )
     def maintenance_dag() -> None:
-        @task
+        @task(pool=SPARK_POOL)
         def maintain() -> dict[str, Any]:
             from jobs import tasks
 
-            return tasks.maintain()
+            return tasks.maintain(settings=task_settings())
 
         maintain()
 

@@ -11,16 +11,19 @@ import logging
 from datetime import date
 from typing import Any
 
-from pyspark.sql import functions as F
+import pyarrow.compute as pc
 
 from das import locks, postgis
 from das.config import Settings
 from das.faults import crash_point
 from das.lake import Lake
+from das.logs import log_context
+from das.postgis.quarantine import QUARANTINE_COLUMNS
+from das.progress import track
 from jobs.ingest.journal import COMMITTED, FAILED, Journal
 from jobs.ingest.spec import SourceSpec
 from schemas.postgis import copy_columns
-from schemas.tables import INGEST_RUNS
+from schemas.tables import INGEST_RUNS, QUARANTINE
 
 log = logging.getLogger("das.publish")
 
@@ -32,7 +35,7 @@ def publish_run(
 
     ``summary`` (the ingest task's result) only orders this task after that ingest.
     """
-    with locks.held(settings, f"publish-{spec.name}", purpose=f"publish {spec.name}"):
+    with log_context(source=spec.name), locks.held(settings, f"publish-{spec.name}", purpose=f"publish {spec.name}"):
         journal = Journal(lake.root, lake.storage_options)
         entries = journal.entries(spec.name, COMMITTED) + [
             e for e in journal.entries(spec.name, FAILED) if not e.ledger_published
@@ -40,8 +43,9 @@ def publish_run(
         published: dict[str, int] = {}
         if not entries:
             return published
-        runs = lake.read(INGEST_RUNS).where(F.col("ingest_run_id").isin([e.run_id for e in entries]))
-        published[INGEST_RUNS.postgis_name or ""] = postgis.publish_upsert(settings, INGEST_RUNS, runs.toArrow())
+        runs = lake.to_arrow(INGEST_RUNS, where=pc.field("ingest_run_id").isin([e.run_id for e in entries]))
+        published[INGEST_RUNS.postgis_name or ""] = postgis.publish_upsert(settings, INGEST_RUNS, runs)
+        published.update(_publish_quarantine_counts(lake, settings, spec, runs.column("source_file").to_pylist()))
         committed = [e for e in entries if e.status == COMMITTED]
         if spec.publish != "none" and any(e.rows_published for e in committed):
             published.update(
@@ -61,18 +65,28 @@ def publish_run(
 def _publish_silver(lake: Lake, settings: Settings, spec: SourceSpec, partitions: list[str]) -> dict[str, int]:
     table = spec.silver
     target = table.postgis_name or ""
-    rows = lake.read(table)
-    if spec.history is not None and spec.history.publish_current_only:
-        rows = rows.where(F.col(spec.history.is_current))
-    if spec.publish == "replace":
-        return {target: postgis.publish_replace(settings, table, rows.toArrow())}
-    if spec.publish == "upsert":
-        return {target: postgis.publish_upsert(settings, table, rows.toArrow())}
+    if spec.publish in ("replace", "upsert"):  # small tables, whole: one Arrow read, no Spark
+        current = pc.field(spec.history.is_current) if spec.history and spec.history.publish_current_only else None
+        rows = lake.to_arrow(table, where=current)
+        publish = postgis.publish_replace if spec.publish == "replace" else postgis.publish_upsert
+        return {target: publish(settings, table, rows)}
     column = table.partition_by[0]
     total = 0
-    for value in partitions:
+    for value in track(partitions, f"publish {target} days"):
         day = date.fromisoformat(value)
         # Streamed from the lake in Arrow batches: a day of reads is too big to collect on the driver.
         batches = lake.iter_batches(table, partitions=[(column, "=", day)], columns=copy_columns(table))
         total += postgis.publish_day_partition(settings, table, batches, day)
     return {target: total}
+
+
+def _publish_quarantine_counts(lake: Lake, settings: Settings, spec: SourceSpec, files: list[str]) -> dict[str, int]:
+    """The quarantine summary of the runs' files, replaced in PostGIS (das.quarantine_summary, for engineers)."""
+    unique = sorted(set(files))
+    rejected = lake.to_arrow(
+        QUARANTINE,
+        where=(pc.field("source") == spec.name) & pc.field("source_file").isin(unique),
+        columns=QUARANTINE_COLUMNS,
+    )
+    counted = postgis.publish_quarantine_counts(settings, spec.name, unique, rejected)  # also clears stale counts
+    return {"quarantine_counts": counted} if counted else {}

@@ -18,7 +18,9 @@ from pyspark.sql import functions as F
 from das import locks
 from das.config import Settings, ensure_local_dirs, get_settings
 from das.credentials import flag_id_salt, pseudonym_key
-from das.lake import Lake, build_lake
+from das.lake import Lake, build_lake, export_lake
+from das.logs import log_context
+from das.progress import track
 from das.spark import build_spark
 from jobs.ingest.outcomes import FAILED_EARLIER, SKIPPED, IngestResult
 from jobs.ingest.pipeline import ingest_source
@@ -87,11 +89,14 @@ def ingest(
 
 
 def publish(source: str, summary: dict[str, Any], *, settings: Settings | None = None) -> dict[str, int]:
-    """Publish what an ingest run changed from silver Delta into PostGIS (COPY, one transaction per slice)."""
+    """Publish what an ingest run changed from silver Delta into PostGIS (COPY, one transaction per slice).
+
+    No Spark session: the lake is read by delta-rs as Arrow, so this task starts no JVM (one Spark application
+    per ingest DAG run, in its ingest task)."""
     from jobs.publish import publish_run
 
-    rt = runtime(settings)
-    return publish_run(rt.lake, rt.settings, source_spec(source), summary)
+    settings = settings or get_settings()
+    return publish_run(export_lake(settings), settings, source_spec(source), summary)
 
 
 def detector_inputs(rt: Runtime, day: date | None = None):  # type: ignore[no-untyped-def]
@@ -107,7 +112,7 @@ def detector_inputs(rt: Runtime, day: date | None = None):  # type: ignore[no-un
     return DetectorInputs(
         reads=reads,
         cameras=rt.lake.read(SILVER_CAMERAS),
-        crimes=rt.lake.read(SILVER_CRIMES),
+        crimes=rt.lake.read(SILVER_CRIMES).where(F.col("is_current")),  # a corrected crime counts once
         hotlist=rt.lake.read(SILVER_HOTLIST),
         flag_id_salt=flag_id_salt(pseudonym_key(rt.settings)),
     )
@@ -134,14 +139,21 @@ def detect(
     now = now or datetime.now(timezone.utc)
     inputs = detector_inputs(rt, day)
     frames = run_detectors(inputs, rt.settings, now, only=only)
-    new_flags = _union_flags(rt.spark, list(frames.values()))
-    new_flags = new_flags.persist()
-    counts = {r["flag_type"]: r["count"] for r in new_flags.groupBy("flag_type").count().collect()}
+    computed: list[DataFrame] = []
+    counts: dict[str, int] = {}
+    for flag_type in track(list(frames), "detectors"):  # one at a time: progress, and a count per detector
+        with log_context(detector=flag_type):
+            frame = frames[flag_type].select(*GOLD_FLAGS.column_names).persist()
+            counts[flag_type] = frame.count()
+            computed.append(frame)
+            log.info("%s: %d flag(s)", flag_type, counts[flag_type])
+    new_flags = _union_flags(rt.spark, computed)
     with locks.held(rt.settings, "gold-flags", purpose="merge detector flags"):
         _merge_flags(rt, new_flags)
-        published = postgis.publish_flags(rt.settings, new_flags.toArrow()) if counts else {"flags": 0}
-    new_flags.unpersist()
-    summary = {"flags_by_type": {t: counts.get(t, 0) for t in frames}, "published": published}
+        published = postgis.publish_flags(rt.settings, new_flags.toArrow()) if any(counts.values()) else {"flags": 0}
+    for frame in computed:
+        frame.unpersist()
+    summary = {"flags_by_type": counts, "published": published}
     log.info("detect: %s", summary)
     return summary
 

@@ -37,6 +37,7 @@ from sqlalchemy.types import TypeEngine
 
 from schemas.governance import GOVERNANCE_REGISTRY
 from schemas.model import Column, PointGeometry, PolygonGeometry, Table
+from schemas.operations import OPERATIONS_REGISTRY
 from schemas.reference import REFERENCE_REGISTRY
 from schemas.tables import REGISTRY
 
@@ -143,8 +144,13 @@ def build_table(table: Table, metadata: MetaData) -> SATable:
 
 
 def served_tables() -> list[Table]:
-    """Every served declaration: the lake tables and the reference boundaries."""
-    return [*REGISTRY.served(), *REFERENCE_REGISTRY.served(), *GOVERNANCE_REGISTRY.served()]
+    """Every served declaration: the lake tables, reference geometry, governance and operations tables."""
+    return [
+        *REGISTRY.served(),
+        *REFERENCE_REGISTRY.served(),
+        *GOVERNANCE_REGISTRY.served(),
+        *OPERATIONS_REGISTRY.served(),
+    ]
 
 
 def build_metadata() -> MetaData:

@@ -29,6 +29,14 @@ from das.spark import delta_jars_available
 from schemas.model import Table
 
 
+def export_lake(settings: Settings) -> Lake:
+    """The lake for Arrow reads and export only, with no Spark session (no JVM): what publishing needs.
+
+    delta-rs reads the tables of either backend (both write standard Delta).
+    """
+    return DeltaRsLake(None, settings.lake)
+
+
 def build_lake(spark: SparkSession, settings: Settings) -> Lake:
     """Choose the backend: delta-spark when its jars are on the classpath, delta-rs otherwise."""
     backend = settings.lake_backend
@@ -77,6 +85,7 @@ __all__ = [
     "StagedWrite",
     "WriteMode",
     "build_lake",
+    "export_lake",
     "predicate_sql",
     "read_arrow",
 ]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
@@ -85,10 +86,19 @@ class Lake:
 
     backend = "abstract"
 
-    def __init__(self, spark: SparkSession, root: str, storage_options: dict[str, str] | None = None):
-        self.spark = spark
+    def __init__(self, spark: SparkSession | None, root: str, storage_options: dict[str, str] | None = None):
+        self._spark = spark
         self.root = root.rstrip("/")
         self.storage_options = storage_options or {}
+
+    @property
+    def spark(self) -> SparkSession:
+        if self._spark is None:
+            raise LakeError(
+                f"the lake at {self.root} was opened without Spark (for Arrow reads and export only): "
+                "open it with das.lake.build_lake(spark, settings) to read DataFrames or write"
+            )
+        return self._spark
 
     def table_path(self, table: Table) -> str:
         return f"{self.root}/{table.layer}/{table.name}"
@@ -231,6 +241,24 @@ class Lake:
             partitions=filters or None
         )
         yield from dataset.to_batches(columns=list(columns) if columns else None, batch_size=EXPORT_BATCH_ROWS)
+
+    def to_arrow(
+        self,
+        table: Table,
+        where: pc.Expression | None = None,
+        partitions: Sequence[Condition] = (),
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """The current rows matching ``where`` as one Arrow table, read by delta-rs without Spark (small reads)."""
+        from deltalake import DeltaTable
+
+        if not DeltaTable.is_deltatable(self.table_path(table), storage_options=self.storage_options):
+            return table.arrow_schema().empty_table().select(list(columns or table.column_names))
+        filters = partition_filters(partitions)
+        dataset = DeltaTable(self.table_path(table), storage_options=self.storage_options).to_pyarrow_dataset(
+            partitions=filters or None
+        )
+        return dataset.to_table(columns=list(columns or table.column_names), filter=where)
 
     def overwrite_where(self, table: Table, df: DataFrame, replace_where: Sequence[Condition]) -> int:
         return self.commit(self.stage(table, df), "overwrite", replace_where)

@@ -4,10 +4,11 @@
 - ``copy``: Arrow -> COPY FROM STDIN (CSV written by Arrow), never row inserts;
 - ``partitions``: daily partitions of tables declared with ``postgis_partition_by_day``;
 - ``publish``: replace, upsert and day-partition publishing, each one transaction;
-- ``migrations``: Alembic and the drift check; ``boundaries``: the reference boundaries.
+- ``migrations``: Alembic and the drift check; ``boundaries``: the reference boundaries;
+- ``h3_cells``: the served H3 cell outlines; ``quarantine``: the quarantine summary for engineers.
 """
 
-from das.postgis.boundaries import boundary_rows, load_reference_data
+from das.postgis.boundaries import boundary_rows, load_boundaries, load_reference_data
 from das.postgis.connection import engine, engine_for_url, transaction
 from das.postgis.copy import to_arrow
 from das.postgis.migrations import migrate, migration_options, prepare_database, schema_drift
@@ -20,6 +21,7 @@ from das.postgis.publish import (
     publish_replace,
     publish_upsert,
 )
+from das.postgis.quarantine import publish_quarantine_counts
 
 __all__ = [
     "boundary_rows",
@@ -28,6 +30,7 @@ __all__ = [
     "engine_for_url",
     "flatten_evidence",
     "list_day_partitions",
+    "load_boundaries",
     "load_reference_data",
     "migrate",
     "migration_options",
@@ -36,6 +39,7 @@ __all__ = [
     "publish",
     "publish_day_partition",
     "publish_flags",
+    "publish_quarantine_counts",
     "publish_replace",
     "publish_upsert",
     "schema_drift",

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from das.config import Settings
+from das.errors import DasError
 from das.postgis.connection import transaction
 from schemas.model import EVIDENCE_FIELDS
 from schemas.tables import FLAG_FIELDS
@@ -26,9 +27,20 @@ class FlagFilter:
 
 
 def load_flags(
-    settings: Settings, where: FlagFilter = FlagFilter(), *, with_status: bool = False
+    settings: Settings,
+    where: FlagFilter = FlagFilter(),
+    *,
+    with_status: bool = False,
+    with_evidence: bool = True,
+    purpose: str | None = None,
+    case_ref: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Flags strongest first (score, then type and id: a stable order for paging), each with its evidence."""
+    """Flags strongest first (score, then type and id: a stable order for paging), each with its evidence.
+
+    With a ``purpose`` the evidence is read through ``das.view_flag_evidence``: one audit row per flag, and the
+    only way an investigator's role may read it. Without one it is read directly, which only roles granted
+    SELECT on ``das.flag_evidence`` may do; others get an error naming the fix.
+    """
     columns = ", ".join(f"f.{c}" for c in _SCALAR_FIELDS)
     query = (
         f"SELECT {columns}, f.status FROM das.flags f "
@@ -50,7 +62,21 @@ def load_flags(
     with transaction(settings) as conn, conn.cursor() as cur:
         cur.execute(query, params)
         rows = [dict(zip([*_SCALAR_FIELDS, "status"], r, strict=True)) for r in cur.fetchall()]
-        evidence = _evidence(cur, [r["flag_id"] for r in rows])
+        ids = [r["flag_id"] for r in rows]
+        if not with_evidence:
+            evidence: dict[str, list[dict[str, Any]]] = {}
+        elif purpose is not None:
+            evidence = {i: _audited_evidence(cur, i, purpose, case_ref) for i in ids}
+        else:
+            cur.execute("SELECT has_table_privilege('das.flag_evidence', 'SELECT')")
+            privilege = cur.fetchone()
+            if not (privilege and privilege[0]):
+                raise DasError(
+                    f"role {settings.pg_user!r} reads flag evidence only through the audited view: give a purpose "
+                    "(`das flags --json --purpose 'why, at least 10 characters'`, one audit row per flag) or use "
+                    "`das flag show FLAG_ID --purpose ...`"
+                )
+            evidence = _evidence(cur, ids)
     out = []
     for row in rows:
         flag = {k: row[k] for k in _SCALAR_FIELDS}
@@ -77,7 +103,16 @@ def _evidence(cur: Any, flag_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
-def flag_detail(settings: Settings, flag_id: str) -> dict[str, Any] | None:
-    """One flag with its evidence and status, or None (the caller audits the view)."""
-    found = load_flags(settings, FlagFilter(flag_id=flag_id), with_status=True)
+def _audited_evidence(cur: Any, flag_id: str, purpose: str, case_ref: str | None) -> list[dict[str, Any]]:
+    names = [n for n, _ in EVIDENCE_FIELDS]
+    cur.execute(
+        f"SELECT {', '.join(names)} FROM das.view_flag_evidence(%s, %s, %s)",  # ordered by evidence_no
+        (flag_id, purpose, case_ref),
+    )
+    return [dict(zip(names, values, strict=True)) for values in cur.fetchall()]
+
+
+def flag_detail(settings: Settings, flag_id: str, purpose: str, case_ref: str | None = None) -> dict[str, Any] | None:
+    """One flag with its status and its evidence, read through the audited view (logged with ``purpose``)."""
+    found = load_flags(settings, FlagFilter(flag_id=flag_id), with_status=True, purpose=purpose, case_ref=case_ref)
     return found[0] if found else None

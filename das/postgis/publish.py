@@ -5,7 +5,8 @@ Three modes, chosen by a source's spec and generic over the table's declaration:
 - ``publish_upsert``: insert or update by the declared key, optionally keeping columns (triage status);
 - ``publish_day_partition``: replace one UTC day of a table declared with ``postgis_partition_by_day``.
 
-Re-publishing the same slice is idempotent.
+Re-publishing the same slice is idempotent. Every publish also adds the outlines of the H3 cells it brings to
+``das.h3_cells`` (see ``das.postgis.h3_cells``), in the same transaction.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from das.config import Settings
 from das.credentials import pseudonym_key
 from das.postgis.connection import qualified, quote_ident, transaction
 from das.postgis.copy import copy_arrow, to_arrow, with_pseudonyms
+from das.postgis.h3_cells import add_cells, cells_in
 from das.postgis.partitions import day_bounds, day_partitioned, ensure_partitions_for, partition_name
 from schemas.model import Table
 from schemas.postgis import SCHEMA, copy_columns, primary_key_columns
@@ -57,7 +59,9 @@ def publish(
         ensure_partitions_for(cur, table, arrow)
         if replace_where is not None:
             cur.execute(f"DELETE FROM {target} WHERE {replace_where}", params)
-        return copy_arrow(cur, target, arrow)
+        copied = copy_arrow(cur, target, arrow)
+        add_cells(cur, cells_in(arrow))
+        return copied
 
 
 def publish_replace(
@@ -102,6 +106,7 @@ def publish_day_partition(
     else:
         batches = rows
     start, end = day_bounds(day)
+    cells: set[str] = set()
 
     def checked(batch: pa.Table | pa.RecordBatch | pd.DataFrame) -> pa.Table:
         arrow = served_rows(settings, table, batch)
@@ -118,6 +123,7 @@ def publish_day_partition(
                     f"{outside} of {arrow.num_rows} rows of {table.qualified_name} have {part_column} outside "
                     f"{day.isoformat()} (UTC): publish each day separately"
                 )
+        cells.update(cells_in(arrow))
         return arrow
 
     parent = qualified(table.postgis_name or "")
@@ -147,6 +153,7 @@ def publish_day_partition(
             if index.startswith(loading):
                 renamed = name + index[len(loading) :]
                 cur.execute(f"ALTER INDEX {qualified(index)} RENAME TO {quote_ident(renamed)}")
+        add_cells(cur, cells)
         return copied
 
 
@@ -184,7 +191,9 @@ def publish_upsert(settings: Settings, table: Table, data: pa.Table | pd.DataFra
     arrow = served_rows(settings, table, data)
     require_unique_key(table, arrow)
     with transaction(settings) as conn, conn.cursor() as cur:
-        return upsert(cur, table, arrow, keep)
+        copied = upsert(cur, table, arrow, keep)
+        add_cells(cur, cells_in(arrow))
+        return copied
 
 
 def flatten_evidence(flags: pa.Table) -> pa.Table:
@@ -227,4 +236,5 @@ def publish_flags(settings: Settings, flags: pa.Table | pd.DataFrame) -> dict[st
             (arrow.column(flag_key).to_pylist(),),
         )
         evidence_written = copy_arrow(cur, qualified(FLAG_EVIDENCE.postgis_name or ""), evidence)
+        add_cells(cur, cells_in(evidence))
     return {"flags": flags_written, "flag_evidence": evidence_written}

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 from das.config import Settings
@@ -20,8 +24,8 @@ def dags_folder() -> Path:
 def airflow_environment(settings: Settings) -> dict[str, str]:
     """Airflow settings as environment variables: metadata DB in the das cluster, DAGs from the ``dags`` package.
 
-    Connections and Variables come from the environment too (AIRFLOW_CONN_*, AIRFLOW_VAR_*), so no
-    secrets live in the metadata database.
+    The PostGIS Connection (``das_postgis``, what the tasks read through the providers-postgres hook) comes from
+    the environment too (AIRFLOW_CONN_*), so no secret lives in the metadata database.
     """
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
     return {
@@ -33,8 +37,6 @@ def airflow_environment(settings: Settings) -> dict[str, str]:
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(settings.logs_dir / "airflow"),
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW_CONN_DAS_POSTGIS": settings.libpq_dsn,
-        "AIRFLOW_VAR_DAS_LANDING": str(settings.landing),
-        "AIRFLOW_VAR_DAS_LAKE": settings.lake,
         "DAS_HOME": str(settings.home_abs),
         "DAS_PG_PORT": str(settings.pg_port),
         # Secrets reach task processes through their environment only (never a file in the DAG folder).
@@ -42,3 +44,18 @@ def airflow_environment(settings: Settings) -> dict[str, str]:
         **({"DAS_AIRFLOW_DATABASE_URL": settings.airflow_database_url} if settings.airflow_database_url else {}),
         "DAS_PSEUDONYM_KEY": pseudonym_key(settings).decode(),
     }
+
+
+def prepare_airflow(env: dict[str, str]) -> None:
+    """Migrate Airflow's metadata database and create the das pools (both idempotent)."""
+    from jobs.orchestration import pools  # here: it imports Airflow, which reads its configuration once
+
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    for step in (["db", "migrate"], ["pools", "import"]):
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as pool_file:
+            json.dump(pools(), pool_file)
+            pool_file.flush()
+            args = [*step, pool_file.name] if step[0] == "pools" else step
+            done = subprocess.run([airflow, *args], env=env, capture_output=True, text=True, timeout=900)
+        if done.returncode != 0:
+            raise RuntimeError(f"airflow {' '.join(step)} failed: {done.stderr.strip()[-2000:]}")

@@ -396,7 +396,7 @@ class Planter:
 
     def hotspots(self, crimes: CrimeSet) -> None:
         """A burst of crimes in one H3 cell in the latest week (before the reads days where possible)."""
-        res = self.settings.emerging_hotspot.h3_resolution
+        res = self.settings.h3_resolution  # the detector's cells: one resolution everywhere (detector_params)
         # The detector's current week is the Monday-to-Monday UTC week holding the latest crime.
         week_start = max(current_week_start(self.period_end - 1), self.period_start)
         burst_end = self.day0 if self.day0 - week_start >= DAY_S else self.period_end

@@ -387,15 +387,21 @@ def build_truth(
             )
 
     # emerging_hotspot: the planted cells; chance hot cells by the detector's Gi* rule.
-    eh = settings.emerging_hotspot
+    eh = settings.emerging_hotspot  # its cells are at DAS_H3_RESOLUTION, as the detector's (detector_params)
     if crimes.size:
         week = current_week_start(max(crimes.t_from))
         planted_area = {n for c in plan.hotspot_cells for n in _disk(c)}
         strict_cells = hotspot_cells(
-            crimes, eh.h3_resolution, week, eh.baseline_weeks, eh.min_count + 1, z_min=0.0, fdr_alpha=eh.fdr_alpha / 2
+            crimes,
+            settings.h3_resolution,
+            week,
+            eh.baseline_weeks,
+            eh.min_count + 1,
+            z_min=0.0,
+            fdr_alpha=eh.fdr_alpha / 2,
         )
         generous_cells = hotspot_cells(
-            crimes, eh.h3_resolution, week, eh.baseline_weeks, max(eh.min_count - 1, 1), z_min=2.0, fdr_alpha=None
+            crimes, settings.h3_resolution, week, eh.baseline_weeks, max(eh.min_count - 1, 1), z_min=2.0, fdr_alpha=None
         )
         flags["emerging_hotspot"] += [item(c, note="chance hot cell") for c in sorted(strict_cells - planted_area)]
         ignore["emerging_hotspot"] += [

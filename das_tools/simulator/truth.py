@@ -308,6 +308,6 @@ def settings_summary(settings: Settings) -> dict[str, object]:
         "convoy": settings.convoy.model_dump(),
         "vehicle_near_crimes": settings.vehicle_near_crimes.model_dump(),
         "near_repeat": {k: v for k, v in settings.near_repeat.model_dump().items() if not k.startswith("knox")},
-        "emerging_hotspot": settings.emerging_hotspot.model_dump(),
+        "emerging_hotspot": {**settings.emerging_hotspot.model_dump(), "h3_resolution": settings.h3_resolution},
         "camera_silent": settings.camera_silent.model_dump(),
     }

@@ -25,6 +25,8 @@ from das.config import Settings
 from das.errors import ContractError, QualityGateError, ReconciliationError
 from das.faults import crash_point
 from das.lake import Condition, Lake, StagedWrite
+from das.logs import log_context
+from das.progress import track
 from jobs.ingest import classify as K
 from jobs.ingest import history, quarantine
 from jobs.ingest.bronze import bronze_rows, with_lineage
@@ -137,7 +139,10 @@ def ingest_source(
     One run per source at a time (a lock across processes). A run killed earlier is finished first, exactly once
     (see ``jobs.ingest.journal``). Files whose run failed to reconcile stay failed until ``retry_failed``.
     """
-    with locks.held(settings, f"ingest-{spec.name}", purpose=f"ingest {spec.name} from {path}"):
+    with (
+        log_context(source=spec.name),
+        locks.held(settings, f"ingest-{spec.name}", purpose=f"ingest {spec.name} from {path}"),
+    ):
         journal = Journal(lake.root, lake.storage_options)
         recovered = [
             _finish(spark, lake, settings, spec, journal, entry) for entry in journal.entries(spec.name, RUNNING)
@@ -158,7 +163,9 @@ def ingest_source(
             )
             journal.write(entry)
             crash_point(f"ingest:{spec.name}:after-journal")
-            _run(RunContext(spark, lake, settings, spec, run_id, now, result, entry), fresh, journal)
+            with log_context(run_id=run_id):
+                log.info("ingesting %d new file(s) of %d landed", len(fresh), len(landed))
+                _run(RunContext(spark, lake, settings, spec, run_id, now, result, entry), fresh, journal)
     for done in (*recovered, result):
         _raise_unless_reconciled(done)
     return result
@@ -168,7 +175,14 @@ def _run(ctx: RunContext, files: list[LandedFile], journal: Journal) -> None:
     """Parse, stage, audit and commit; then the ledger; then mark the journal entry committed (or failed)."""
     work_dir = ctx.settings.home_abs / "work" / ctx.run_id
     try:
-        parsed = [parse_file(f, work_dir / ctx.spec.name, ctx.settings.ingest) for f in files]
+        parsed = []
+        for landed in track(files, f"parse {ctx.spec.name}"):
+            with log_context(file=landed.path.name):
+                parsed.append(parse_file(landed, work_dir / ctx.spec.name, ctx.settings.ingest))
+                done = parsed[-1]
+                log.info(
+                    "parsed %d rows (%d malformed) as %s", done.rows_parsed, done.malformed_count, done.source_format
+                )
         try:
             _ingest_parsed(ctx, parsed)
         except QualityGateError:

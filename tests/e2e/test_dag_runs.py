@@ -19,7 +19,7 @@ import pytest
 
 from das.config import SAMPLES_DIR, Settings
 from das.notify import SIGNATURE_HEADER, signature
-from das_tools.localstack.airflow import airflow_environment
+from das_tools.localstack.airflow import airflow_environment, prepare_airflow
 from das_tools.localstack.postgres import connect
 from tests.postgres_fixtures import elsewhere
 
@@ -38,9 +38,7 @@ def airflow_env(pg_settings: Settings, tmp_path_factory: pytest.TempPathFactory)
         "DAS_SPARK_DRIVER_MEMORY": "2g",
         "DAS_SPARK_SHUFFLE_PARTITIONS": "2",
     }
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    migrated = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=600)
-    assert migrated.returncode == 0, migrated.stderr[-3000:]
+    prepare_airflow(env)  # as `das airflow standalone` does: metadata migrated, the das pools created
     return env
 
 
@@ -205,3 +203,32 @@ def test_a_failing_task_posts_a_signed_alert_to_the_webhook(airflow_env: dict[st
     assert headers[SIGNATURE_HEADER] == signature(SECRET, body)
     alerts_log = (Path(env["DAS_HOME"]) / "logs" / "alerts.log").read_text()
     assert "das_alert_probe" in alerts_log and "not delivered" not in alerts_log
+
+
+def test_tasks_reach_postgis_through_the_airflow_connection(
+    airflow_env: dict[str, str], pg_settings: Settings, tmp_path: Path
+) -> None:
+    """With AIRFLOW_CONN_DAS_POSTGIS naming another database than DAS_PG_DATABASE, the DAG publishes there."""
+    from tests.postgres_fixtures import own_database
+
+    landing = tmp_path / "landing"
+    (landing / "hotlist").mkdir(parents=True)
+    (landing / "hotlist" / "wanted.csv").write_text(
+        "plate,list_name,reason,priority,valid_from,valid_to\nCN55AAA,wanted,Connection probe,low,,\n"
+    )
+    (tmp_path / "home").mkdir()
+    with own_database(pg_settings, "das_connection_test", load_boundaries=False) as db:
+        env = {
+            **airflow_env,
+            "DAS_HOME": str(tmp_path / "home"),
+            "DAS_LANDING_DIR": str(landing),
+            "AIRFLOW_CONN_DAS_POSTGIS": db.libpq_dsn,
+        }
+        out = _dag_test(env, "ingest_hotlist")
+        assert "STATE ingest_hotlist success" in out, out[-2000:]
+        with connect(db) as conn, conn.cursor() as cur:
+            cur.execute("SELECT plate FROM das.hotlist")
+            assert cur.fetchall() == [("CN55AAA",)]
+    with connect(pg_settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM das.hotlist WHERE plate = 'CN55AAA'")
+        assert cur.fetchone()[0] == 0  # DAS_PG_DATABASE's database was not used

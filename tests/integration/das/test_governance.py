@@ -278,3 +278,53 @@ def test_the_users_commands_print_the_secrets_once_as_json_and_revoke(db: Settin
     revoked = subprocess.run([das, "users", "revoke", name], env=env, capture_output=True, text=True)
     assert revoked.returncode == 0, revoked.stderr
     assert users.authenticate(db, user["api_token"]) is None
+
+
+def test_an_investigator_lists_flags_and_reads_evidence_only_through_the_audited_view(  # type: ignore[no-untyped-def]
+    db: Settings, people
+) -> None:
+    import pandas as pd
+
+    from tests.integration.das.test_postgis import flag_row
+
+    postgis.publish_flags(db, pd.DataFrame([flag_row("GOV-F1", 0.8, ["r1", "r2"]), flag_row("GOV-F2", 0.3, ["r3"])]))
+    investigator = people["investigator"]
+    env = {
+        **os.environ,
+        "DAS_HOME": str(db.home_abs),
+        "DAS_PG_PORT": str(db.pg_port),
+        "DAS_PG_DATABASE": db.pg_database,
+        "DAS_PG_USER": investigator.name,
+        "DAS_PG_PASSWORD": investigator.db_password,
+    }
+    das = str(Path(sys.executable).with_name("das"))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([das, *args], env=env, capture_output=True, text=True, timeout=120)
+
+    listing = run("flags")
+    assert listing.returncode == 0, listing.stderr
+    assert "GOV-F1" in listing.stdout and "2 flag(s)" in listing.stdout
+    refused_json = run("flags", "--json")
+    assert refused_json.returncode == 1 and "audited view" in refused_json.stderr and "--purpose" in refused_json.stderr
+    with_purpose = run("flags", "--json", "--purpose", "weekly review of leads", "--case", "OP-9")
+    assert with_purpose.returncode == 0, with_purpose.stderr
+    listed = {f["flag_id"]: f for f in json.loads(with_purpose.stdout)}
+    assert [e["ref_id"] for e in listed["GOV-F1"]["evidence"]] == ["r1", "r2"]
+    shown = run("flag", "show", "GOV-F2", "--purpose", "checking this one lead", "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert [e["ref_id"] for e in json.loads(shown.stdout)["evidence"]] == ["r3"]
+    conn = login(db, investigator)
+    try:
+        views = query(
+            conn,
+            "SELECT parameters->>'flag_id', purpose, case_ref FROM das.audit_log WHERE action = 'view_flag' "
+            "ORDER BY audit_id",
+        )
+    finally:
+        conn.close()
+    assert views[-3:] == [
+        ("GOV-F1", "weekly review of leads", "OP-9"),
+        ("GOV-F2", "weekly review of leads", "OP-9"),
+        ("GOV-F2", "checking this one lead", None),
+    ]

@@ -45,6 +45,60 @@ def test_dag_conventions(dagbag, dag_id: str) -> None:  # type: ignore[no-untype
         assert task.owner == "das-data-engineering"
         assert task.retries >= 1
         assert task.on_failure_callback, f"{dag_id}.{task.task_id} has no failure alert"
+        if task.task_id != "announce_changes":  # the announce task does no work: the default pool
+            assert task.pool in ("das_spark", "das_postgis"), f"{dag_id}.{task.task_id} is in no das pool"
+
+
+def test_the_ingest_dag_runs_one_spark_application(dagbag) -> None:  # type: ignore[no-untyped-def]
+    """Only the ingest task starts Spark; publishing reads the lake as Arrow (see tests of jobs.publish)."""
+    pools = {t.task_id: t.pool for t in dagbag.dags["ingest_anpr"].tasks}
+    assert pools == {
+        "ingest_to_silver": "das_spark",
+        "publish_to_postgis": "das_postgis",
+        "announce_changes": "default_pool",
+    }
+
+
+def test_pools_are_sized_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from das.config import reset_settings_cache
+    from jobs.orchestration import pools
+
+    monkeypatch.setenv("DAS_SPARK_POOL_SLOTS", "3")
+    reset_settings_cache()
+    try:
+        assert pools()["das_spark"]["slots"] == 3 and pools()["das_postgis"]["slots"] == 4
+    finally:
+        monkeypatch.delenv("DAS_SPARK_POOL_SLOTS")
+        reset_settings_cache()
+
+
+def test_tasks_take_postgis_from_the_airflow_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from das.config import reset_settings_cache
+    from jobs.orchestration import task_settings
+
+    monkeypatch.delenv("AIRFLOW_CONN_DAS_POSTGIS", raising=False)
+    reset_settings_cache()
+    assert task_settings().database_url is None  # no Connection: the DAS_* settings
+    connection = {
+        "conn_type": "postgres",
+        "host": "postgis.force.internal",
+        "port": 6432,
+        "login": "das",
+        "password": "p@ss:word/1",
+        "schema": "das_prod",
+        "extra": {"sslmode": "verify-full", "ignored_extra": "x"},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_DAS_POSTGIS", json.dumps(connection))
+    try:
+        settings = task_settings()
+    finally:
+        reset_settings_cache()
+    assert settings.database_url == (
+        "postgresql+psycopg2://das:p%40ss%3Aword%2F1@postgis.force.internal:6432/das_prod?sslmode=verify-full"
+    )
+    assert settings.libpq_dsn.startswith("postgresql://das:")
 
 
 def test_ingest_dags_emit_silver_assets_and_flags_dag_consumes_them(dagbag) -> None:  # type: ignore[no-untyped-def]

@@ -33,6 +33,7 @@ EXPECTED_PG_TYPE = {
     "timestamp": "TIMESTAMP WITH TIME ZONE",
     "date": "DATE",
     "array<string>": "TEXT[]",
+    "json": "JSONB",
 }
 
 EXPECTED_GEOMETRIES = {
@@ -45,6 +46,12 @@ EXPECTED_GEOMETRIES = {
     "flag_evidence": {"geom": "geometry(POINT,4326)"},
     "boroughs": {"geom": "geometry(MULTIPOLYGON,4326)"},
     "lsoas": {"geom": "geometry(MULTIPOLYGON,4326)"},
+    "wards": {"geom": "geometry(MULTIPOLYGON,4326)"},
+    "h3_cells": {"geom": "geometry(POLYGON,4326)"},
+    "boundary_loads": {},
+    "quarantine_counts": {},
+    "audit_log": {},
+    "api_users": {},
 }
 
 
@@ -75,7 +82,8 @@ def test_excluded_columns_are_absent_and_nothing_extra_is_added(table) -> None: 
     generated = sa_table(table)
     for name in table.postgis_exclude:
         assert name not in generated.c
-    expected = [c.name for c in table.served_columns] + list(EXPECTED_GEOMETRIES[table.postgis_name])
+    pseudonyms = [p for p, _ in table.postgis_pseudonyms]
+    expected = [c.name for c in table.served_columns] + pseudonyms + list(EXPECTED_GEOMETRIES[table.postgis_name])
     assert sorted(generated.c.keys()) == sorted(expected)
 
 
@@ -125,6 +133,12 @@ def test_primary_keys_are_the_natural_keys_plus_the_partition_column() -> None:
         "flag_evidence": ["flag_id", "evidence_no"],
         "boroughs": ["gss_code"],
         "lsoas": ["lsoa_code"],
+        "wards": ["ward_code"],
+        "h3_cells": ["h3_cell"],
+        "boundary_loads": ["kind"],
+        "quarantine_counts": ["source", "reason_code", "source_file", "ingest_date"],
+        "audit_log": ["audit_id"],
+        "api_users": ["name"],
     }
     got = {t.name: [c.name for c in t.primary_key.columns] for t in METADATA.tables.values()}
     assert got == expected

@@ -9,9 +9,10 @@ import pyarrow as pa
 import pytest
 import shapely
 
+from das.config import SAMPLES_DIR
 from das.postgis import boundary_rows, flatten_evidence, to_arrow
 from das.postgis.copy import pg_array_literal as _pg_array_literal
-from schemas.reference import BOUNDARY_SOURCES
+from schemas.reference import BOUNDARY_KINDS
 from schemas.tables import GOLD_FLAGS, SILVER_HOTLIST
 
 pytestmark = pytest.mark.unit
@@ -132,11 +133,12 @@ def test_flatten_evidence_of_a_sliced_table() -> None:
     ]
 
 
-@pytest.mark.parametrize(("source", "count"), zip(BOUNDARY_SOURCES, (33, 327), strict=True), ids=["boroughs", "lsoas"])
-def test_boundary_rows_are_valid_multipolygons_in_4326(source, count: int) -> None:  # type: ignore[no-untyped-def]
-    rows = boundary_rows(source)
+@pytest.mark.parametrize(("kind", "count"), [("borough", 33), ("lsoa", 327)])
+def test_bundled_boundary_rows_are_valid_multipolygons_in_4326(kind: str, count: int) -> None:
+    boundary = BOUNDARY_KINDS[kind]
+    rows, _ = boundary_rows(boundary, SAMPLES_DIR / (boundary.sample or ""))
     assert rows.num_rows == count
-    key = source.table.key[0]
+    key = boundary.table.key[0]
     assert rows.column(key).null_count == 0 and len(set(rows.column(key).to_pylist())) == count
     for hex_wkb in rows.column("geom").to_pylist()[:40]:
         geom = shapely.from_wkb(hex_wkb)

@@ -90,3 +90,44 @@ def test_gi_star_and_bh_by_hand() -> None:
     assert getis_ord_gi_star(values, neighbours) == pytest.approx([1 / np.sqrt(2), 0.0, -2 / np.sqrt(2)])
     assert getis_ord_gi_star(np.zeros(3), neighbours).tolist() == [0.0, 0.0, 0.0]
     assert benjamini_hochberg(np.array([0.01, 0.04, 0.03])) == pytest.approx([0.03, 0.04, 0.04])
+
+
+def test_hotspots_are_in_the_cells_ingest_gives_crimes_at_the_one_resolution(spark) -> None:
+    import pandas as pd
+
+    from das.config import Settings
+    from jobs.detectors import run_detectors
+    from jobs.ingest.geo import lonlat_to_h3
+
+    settings = Settings()  # DAS_H3_RESOLUTION, the only H3 setting that counts
+    p = position(0, 0)
+    centre = h3.latlng_to_cell(p["latitude"], p["longitude"], settings.h3_resolution)
+    crimes = [c for week in range(CURRENT_WEEK + 1) for c in week_of_background(week)] + cluster(
+        "E", centre, CURRENT_WEEK
+    )
+    frame = run_detectors(detector_inputs(spark, crimes=crimes), settings, NOW, only=["emerging_hotspot"])
+    flags = flags_of(frame["emerging_hotspot"])
+    assert [f["subject"] for f in flags] == [centre]
+    # The cell of each crime as ingest computes silver h3_cell (what crimes_per_cell_week groups by).
+    ingested = lonlat_to_h3(
+        pd.Series([c["longitude"] for c in crimes]), pd.Series([c["latitude"] for c in crimes]), settings.h3_resolution
+    )
+    assert set(flags[0]["related"]) <= {
+        c["crime_id"] for c, cell in zip(crimes, ingested, strict=True) if cell == centre
+    }
+    assert h3.get_resolution(flags[0]["subject"]) == settings.h3_resolution
+
+
+def test_the_hotspot_resolution_is_the_platform_resolution() -> None:
+    from das.config import Settings
+    from jobs.detectors import detector_params
+
+    params = detector_params(Settings(h3_resolution=7), "emerging_hotspot")
+    assert isinstance(params, EmergingHotspotParams) and params.h3_resolution == 7
+    assert detector_params(Settings(h3_resolution=7), "convoy") == Settings().convoy
+    agreeing = Settings(h3_resolution=7, emerging_hotspot=EmergingHotspotParams(h3_resolution=7))
+    assert detector_params(agreeing, "emerging_hotspot").model_dump()["h3_resolution"] == 7
+    with pytest.raises(ValueError, match=r"DAS_H3_RESOLUTION is 7.*unset DAS_EMERGING_HOTSPOT__H3_RESOLUTION"):
+        detector_params(
+            Settings(h3_resolution=7, emerging_hotspot=EmergingHotspotParams(h3_resolution=8)), "emerging_hotspot"
+        )
