@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-unit lint bench clean
+.PHONY: setup demo test test-unit lint bench wheel clean
 
 $(STAMP): pyproject.toml
 	bash infra/setup-system.sh
@@ -33,6 +33,9 @@ lint: setup
 bench: setup
 	$(BIN)/das bench ingest --reads 1000000
 	$(BIN)/das bench scenario --reads 1000000
+
+wheel: setup
+	$(BIN)/uv build --wheel --out-dir dist .
 
 clean:
 	-$(BIN)/das down

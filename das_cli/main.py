@@ -714,7 +714,7 @@ def airflow(ctx: typer.Context) -> None:
     from das_tools.localstack.airflow import airflow_environment, prepare_airflow
 
     env = {**os.environ, **airflow_environment(get_settings())}
-    if ctx.args[:1] in (["standalone"], ["scheduler"]):
+    if ctx.args[:1] in (["standalone"], ["scheduler"]) or ctx.args[:2] in (["dags", "test"], ["tasks", "test"]):
         prepare_airflow(env)  # its metadata database migrated and the das pools there before anything runs
     executable = str(Path(sys.executable).with_name("airflow"))
     os.execvpe(executable, [executable, *ctx.args], env)
