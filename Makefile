@@ -18,8 +18,12 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/das demo
 
+# Two workers, each test file whole on one (its module fixtures: a database, a DAG environment); each worker
+# has its own PostGIS cluster and Spark session. The slowest tests are listed at the end.
+PYTEST_WORKERS ?= 2
+
 test: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15
 
 test-unit: setup
 	$(BIN)/pytest -m unit

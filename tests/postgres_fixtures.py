@@ -15,6 +15,7 @@ import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg2.extensions
 import pytest
@@ -133,4 +134,34 @@ def child_env(settings: Settings) -> dict[str, str]:
         "DAS_PG_PORT": str(settings.pg_port),
         "DAS_PG_DATABASE": settings.pg_database,
         **({"DAS_PG_PASSWORD": password} if password else {}),
+    }
+
+
+@contextlib.contextmanager
+def autocommit(settings: Settings) -> Iterator[Any]:
+    """A psycopg2 connection to ``settings``' database in autocommit, closed afterwards."""
+    connection = psycopg2.connect(settings.libpq_dsn)
+    connection.autocommit = True
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def query(conn: Any, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` (none for a statement without a result)."""
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        return list(cur.fetchall()) if cur.description else []
+
+
+def login_env(settings: Settings, user: str, password: str) -> dict[str, str]:
+    """Environment for a `das` child process that logs in to ``settings``' database as ``user``."""
+    return {
+        **os.environ,
+        "DAS_HOME": str(settings.home_abs),
+        "DAS_PG_PORT": str(settings.pg_port),
+        "DAS_PG_DATABASE": settings.pg_database,
+        "DAS_PG_USER": user,
+        "DAS_PG_PASSWORD": password,
     }

@@ -4,7 +4,6 @@ purpose-bound audited searches, an append-only hash-chained audit log, users and
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from das.errors import DasError
 from das_tools.bench.synthetic import synthetic_reads
 from das_tools.localstack.postgres import connect
 from schemas.tables import SILVER_ANPR_READS
-from tests.postgres_fixtures import own_database
+from tests.postgres_fixtures import login_env, own_database, query
 
 DAY = date(2024, 6, 4)
 RAW_PLATE_COLUMNS = {"plate", "plate_raw", "subject", "related"}
@@ -48,12 +47,6 @@ def login(db: Settings, user: users.NewUser, password: str | None = None) -> Any
     return psycopg2.connect(
         host="127.0.0.1", port=db.pg_port, dbname=db.pg_database, user=user.name, password=password or user.db_password
     )
-
-
-def query(conn: Any, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
-    with conn.cursor() as cur:
-        cur.execute(sql, params)
-        return cur.fetchall() if cur.description else []
 
 
 def refused(conn: Any, sql: str, params: Any = None) -> bool:
@@ -214,14 +207,7 @@ def test_user_names_that_could_inject_or_impersonate_are_refused(db: Settings, n
 
 def test_the_cli_search_needs_a_purpose_and_runs_as_the_investigator(db: Settings, people, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     investigator = people["investigator"]
-    env = {
-        **os.environ,
-        "DAS_HOME": str(db.home_abs),
-        "DAS_PG_PORT": str(db.pg_port),
-        "DAS_PG_DATABASE": db.pg_database,
-        "DAS_PG_USER": investigator.name,
-        "DAS_PG_PASSWORD": investigator.db_password,
-    }
+    env = login_env(db, investigator.name, investigator.db_password)
     das = str(Path(sys.executable).with_name("das"))
     window = ["--from", DAY.isoformat(), "--to", (DAY + timedelta(days=1)).isoformat()]
     no_purpose = subprocess.run([das, "search", "plate", "AB*", *window], env=env, capture_output=True, text=True)
@@ -289,14 +275,7 @@ def test_an_investigator_lists_flags_and_reads_evidence_only_through_the_audited
 
     postgis.publish_flags(db, pd.DataFrame([flag_row("GOV-F1", 0.8, ["r1", "r2"]), flag_row("GOV-F2", 0.3, ["r3"])]))
     investigator = people["investigator"]
-    env = {
-        **os.environ,
-        "DAS_HOME": str(db.home_abs),
-        "DAS_PG_PORT": str(db.pg_port),
-        "DAS_PG_DATABASE": db.pg_database,
-        "DAS_PG_USER": investigator.name,
-        "DAS_PG_PASSWORD": investigator.db_password,
-    }
+    env = login_env(db, investigator.name, investigator.db_password)
     das = str(Path(sys.executable).with_name("das"))
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -24,7 +24,7 @@ from das.config import Settings
 from schemas.model import Column
 from schemas.postgis import METADATA, build_table
 from schemas.tables import GOLD_FLAGS, INGEST_RUNS, SILVER_ANPR_READS, SILVER_CAMERAS, SILVER_CRIMES
-from tests.postgres_fixtures import own_database
+from tests.postgres_fixtures import autocommit, own_database, query
 
 pytestmark = pytest.mark.integration
 
@@ -62,18 +62,8 @@ def db(pg_settings: Settings) -> Iterator[Settings]:
 
 @pytest.fixture
 def conn(db: Settings) -> Iterator[Any]:
-    connection = psycopg2.connect(db.libpq_dsn)
-    connection.autocommit = True
-    try:
+    with autocommit(db) as connection:
         yield connection
-    finally:
-        connection.close()
-
-
-def query(conn: Any, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
-    with conn.cursor() as cur:
-        cur.execute(sql, params)
-        return list(cur.fetchall())
 
 
 def scalar(conn: Any, sql: str, params: Any = None) -> Any:

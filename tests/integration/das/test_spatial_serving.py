@@ -33,7 +33,7 @@ from jobs.ingest.geo import lonlat_to_h3
 from schemas.postgis import METADATA, SCHEMA
 from schemas.tables import GOLD_FLAGS, SILVER_CAMERAS, SILVER_CRIMES
 from tests.integration.das.test_postgis import ORIGIN_LAT, ORIGIN_LON, camera_row, crime_row, flag_row, offset
-from tests.postgres_fixtures import own_database
+from tests.postgres_fixtures import autocommit, own_database, query
 
 pytestmark = pytest.mark.integration
 
@@ -49,18 +49,8 @@ def db(pg_settings: Settings) -> Iterator[Settings]:
 
 @pytest.fixture
 def conn(db: Settings) -> Iterator[Any]:
-    connection = psycopg2.connect(db.libpq_dsn)
-    connection.autocommit = True
-    try:
+    with autocommit(db) as connection:
         yield connection
-    finally:
-        connection.close()
-
-
-def query(conn: Any, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
-    with conn.cursor() as cur:
-        cur.execute(sql, params)
-        return list(cur.fetchall()) if cur.description else []
 
 
 # ------------------------------------------------------------------------------------------------
