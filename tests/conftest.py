@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from das.config import Settings, reset_settings_cache
+
+# pyspark.sql.connect exits the process at import when __main__ has neither a spec nor a file (it takes that for
+# its own doctest run, and skips for want of grpc): an xdist worker's __main__ is such a module.
+_main = sys.modules["__main__"]
+if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
+    _main.__file__ = "<pytest worker>"
 
 TESTS = Path(__file__).resolve().parent
 REPO_ROOT = TESTS.parent
