@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	bash infra/setup-system.sh
+	bash infra/vendor-assets.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip uv
 	$(BIN)/uv pip install --python $(BIN)/python -q -e ".[dev]"
@@ -32,7 +33,7 @@ lint: setup
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy schemas das quality jobs das_tools das_cli dags
+	$(BIN)/mypy schemas das quality jobs das_tools das_api das_cli dags
 
 bench: setup
 	$(BIN)/das bench ingest --reads 1000000

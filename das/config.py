@@ -7,6 +7,8 @@ Nested groups use ``__``: ``DAS_CLONED_PLATE__MAX_SPEED_KMH=180``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +17,8 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from schemas.governance import API_LOGIN
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SAMPLES_DIR = PACKAGE_DIR / "samples"  # package data: real public samples and the default boundaries
@@ -54,7 +58,11 @@ class MaintenancePolicy(BaseModel):
 
 
 class AlertSettings(BaseModel):
-    """Where failure alerts (and, later, flags) go: a signed webhook and/or email. Unset: the log only."""
+    """Where failure alerts and new flags go: a signed webhook and/or email. Unset: the log only.
+
+    New flags at or above ``flag_min_score`` (and every hotlist hit) are sent once each, by the notifier that
+    runs in ``das serve`` (or ``das notify``); ``flag_types`` limits which types are sent (empty = all).
+    """
 
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
@@ -65,6 +73,9 @@ class AlertSettings(BaseModel):
     smtp_password: SecretStr | None = None
     smtp_from: str = "das@localhost"
     smtp_to: list[str] = []
+    flag_min_score: float = Field(default=0.8, ge=0, le=1)
+    flag_types: list[str] = []
+    flag_poll_seconds: float = Field(default=2.0, gt=0, le=300)
 
 
 class HotlistHitParams(BaseModel):
@@ -143,6 +154,7 @@ class Settings(BaseSettings):
     airflow_database: str = "airflow"
     database_url: str | None = None
     airflow_database_url: str | None = None
+    api_database_url: str | None = None  # das serve's login (das_api); local setup: generated password
     pg_bin_dir: Path | None = None
     pg_password: SecretStr | None = None  # the pipeline role's; local setup: generated into DAS_HOME/secrets
     pseudonym_key: SecretStr | None = None  # plate pseudonyms; local setup: generated into DAS_HOME/secrets
@@ -279,8 +291,20 @@ class Settings(BaseSettings):
         return self.sqlalchemy_url.replace("postgresql+psycopg2://", "postgresql://", 1)
 
     @property
+    def api_libpq_dsn(self) -> str:
+        """Where ``das serve`` connects: as das_api, which acts only in the group role of each request's user."""
+        url = self.api_database_url or self._local_url(API_LOGIN, self.pg_database)
+        return url.replace("postgresql+psycopg2://", "postgresql://", 1)
+
+    @property
     def uses_local_postgres(self) -> bool:
         return self.database_url is None
+
+
+def detector_version(flag_type: str, params: BaseModel) -> str:
+    """Detector name plus a short fingerprint of its parameters: a parameter change is visible in gold."""
+    canonical = json.dumps(params.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return f"{flag_type}@{hashlib.sha256(canonical.encode()).hexdigest()[:10]}"
 
 
 @lru_cache(maxsize=1)

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -577,6 +577,37 @@ def quarantine(
     typer.echo(f"{len(rows)} row(s)")
 
 
+def _iso_date(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO date: give YYYY-MM-DD, e.g. {date.today().isoformat()}", param_hint=option
+        ) from None
+
+
+@app.command("report")
+def report(
+    day: Annotated[str, typer.Option("--date", help="the UTC day to brief, YYYY-MM-DD")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="folder for index.html and its PNGs (default DAS_HOME/reports/DATE/)")
+    ] = None,
+) -> None:
+    """The daily briefing: one static HTML page (index.html, PNGs beside it) of a UTC day: its flags and emerging
+    hotspots on the borough map, the top leads, ANPR reads per hour, and crimes per borough against the weeks
+    before. Prints the page's path."""
+    from jobs.briefing import write_briefing
+
+    briefing_day = _iso_date(day, "--date")
+    try:
+        _serving_database_ready()
+        page = write_briefing(get_settings(), briefing_day, out)
+    except DasError as exc:
+        _fail(exc)
+        raise
+    typer.echo(str(page))
+
+
 load_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Load reference data a force supplies.")
 app.add_typer(load_app, name="load")
 
@@ -721,15 +752,30 @@ def airflow(ctx: typer.Context) -> None:
 
 
 @app.command()
-def demo() -> None:
-    """Start PostGIS and run the whole pipeline on the bundled real samples (cameras and crimes)."""
+def demo(
+    simulated: Annotated[
+        bool, typer.Option(help="add a simulated day of ANPR traffic (with planted leads) to the real samples")
+    ] = True,
+) -> None:
+    """Start PostGIS and run the whole pipeline: a simulated day of ANPR reads, hotlist and crimes at 300 real TfL
+    camera sites (planted leads, so every detector has something to find) plus the bundled real Met crimes sample;
+    ``--no-simulated``: the real samples only (cameras and crimes)."""
     import shutil
     import tempfile
 
+    from das_tools.simulator import default_small_scenario, run_simulation
+
     landing = Path(tempfile.mkdtemp(prefix="das-demo-landing-"))
-    (landing / "cameras").mkdir()
-    (landing / "crimes").mkdir()
-    shutil.copy(SAMPLES_DIR / "tfl_jamcams_2024-04.geojson", landing / "cameras")
+    day = None
+    if simulated:
+        params = default_small_scenario()
+        result = run_simulation(params, landing, progress=False)
+        day = params.resolved_start_date()
+        typer.echo(result.summary())
+    else:  # the simulation writes its own cameras, at 300 of these real JamCam sites, as ANPR cameras
+        (landing / "cameras").mkdir()
+        shutil.copy(SAMPLES_DIR / "tfl_jamcams_2024-04.geojson", landing / "cameras")
+    (landing / "crimes").mkdir(exist_ok=True)
     shutil.copy(SAMPLES_DIR / "met_street_2023-01_sample.csv", landing / "crimes")
     run(landing=landing, as_json=False)
     settings = get_settings()
@@ -738,6 +784,62 @@ def demo() -> None:
         f"psql -h 127.0.0.1 -p {settings.pg_port} -U {settings.pg_user} {settings.pg_database} "
         "-c 'select count(*) from das.cameras'"
     )
+    typer.echo("See it: das users add NAME --role investigator, then das serve and open http://127.0.0.1:8000/")
+    if day is not None:
+        typer.echo(f"The demo day is {day.isoformat()}: das report --date {day.isoformat()}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on (0.0.0.0 for every interface)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port", min=1, max=65535)] = 8000,
+    notifier: Annotated[
+        bool | None,
+        typer.Option(help="also send new flags to the configured webhook/email (default: on when one is configured)"),
+    ] = None,
+) -> None:
+    """The web app and its JSON API (OpenAPI at /openapi.json): log in with a token from `das users add`."""
+    import uvicorn
+
+    from das_api import create_app
+    from jobs.flag_notifier import channels
+
+    settings = get_settings()
+    try:
+        _serving_database_ready()
+    except DasError as exc:
+        _fail(exc)
+    notify = bool(channels(settings.alerts)) if notifier is None else notifier
+    typer.echo(
+        f"das serve on http://{host}:{port}/ (API docs /docs); notifier {'on' if notify else 'off'}; Ctrl-C stops"
+    )
+    uvicorn.run(create_app(settings, notifier=notify), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def notify(
+    once: Annotated[bool, typer.Option("--once", help="one pass, then exit (for cron or an Airflow task)")] = False,
+) -> None:
+    """Send new flags (score >= DAS_ALERTS__FLAG_MIN_SCORE, and every hotlist hit) to the configured channels, each
+    once; failed deliveries are retried with backoff and shown in the engineer view."""
+    import threading
+
+    from jobs.flag_notifier import channels, notify_once, run_forever
+
+    settings = get_settings()
+    if not channels(settings.alerts):
+        _fail(DasError("no channel configured: set DAS_ALERTS__WEBHOOK_URL, or DAS_ALERTS__SMTP_HOST and _SMTP_TO"))
+    try:
+        _serving_database_ready()
+        if once:
+            typer.echo(json.dumps(notify_once(settings)))
+            return
+        typer.echo(f"notifying every {settings.alerts.flag_poll_seconds:g} s; Ctrl-C stops")
+        run_forever(settings, threading.Event())
+    except DasError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        return
 
 
 @app.command("stream-hotlist")

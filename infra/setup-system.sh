@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the system packages das needs when they are missing: Java 17+ (Spark), PostgreSQL + PostGIS, and GDAL's
-# command-line tools (gdal-bin: ogrinfo reads the served layers as QGIS does; the spatial-serving tests use it).
+# Installs the system packages das needs when they are missing: Java 17+ (Spark), PostgreSQL + PostGIS, GDAL's
+# command-line tools (gdal-bin: ogrinfo reads the served layers as QGIS does; the spatial-serving tests use it), and
+# Chromium with its driver (the web app's browser test).
 # As root on Debian/Ubuntu it installs them; otherwise it names the packages to install and exits non-zero.
 set -euo pipefail
 
@@ -24,7 +25,11 @@ fi
 need_gdal=0
 command -v ogrinfo >/dev/null 2>&1 || need_gdal=1
 
-[ "$need_java" = 0 ] && [ "$need_pg" = 0 ] && [ "$need_gdal" = 0 ] && exit 0
+# The web app's browser test drives Debian's Chromium through its driver (no browser downloads).
+need_chromium=0
+{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || need_chromium=1
+
+[ "$need_java" = 0 ] && [ "$need_pg" = 0 ] && [ "$need_gdal" = 0 ] && [ "$need_chromium" = 0 ] && exit 0
 
 packages=()
 [ "$need_java" = 1 ] && packages+=(openjdk-17-jre-headless)
@@ -33,6 +38,7 @@ if [ "$need_pg" = 1 ]; then
   packages+=(postgresql "postgresql-${pg_major}-postgis-3")
 fi
 [ "$need_gdal" = 1 ] && packages+=(gdal-bin)
+[ "$need_chromium" = 1 ] && packages+=(chromium chromium-driver)
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "das setup: missing system packages: ${packages[*]}. Install them (Debian/Ubuntu: sudo apt-get install ${packages[*]}), or run PostGIS with infra/docker-compose.yml and set DAS_DATABASE_URL." >&2

@@ -8,9 +8,10 @@ by the next one, and publishing twice changes nothing (each slice is replaced in
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from das import locks, postgis
@@ -22,6 +23,7 @@ from das.postgis.quarantine import QUARANTINE_COLUMNS
 from das.progress import track
 from jobs.ingest.journal import COMMITTED, FAILED, Journal
 from jobs.ingest.spec import SourceSpec
+from schemas.operations import QUALITY_RESULTS
 from schemas.postgis import copy_columns
 from schemas.tables import INGEST_RUNS, QUARANTINE
 
@@ -46,6 +48,11 @@ def publish_run(
         runs = lake.to_arrow(INGEST_RUNS, where=pc.field("ingest_run_id").isin([e.run_id for e in entries]))
         published[INGEST_RUNS.postgis_name or ""] = postgis.publish_upsert(settings, INGEST_RUNS, runs)
         published.update(_publish_quarantine_counts(lake, settings, spec, runs.column("source_file").to_pylist()))
+        checks = [row for entry in entries for row in entry.quality]
+        if checks:
+            published[QUALITY_RESULTS.postgis_name or ""] = postgis.publish_upsert(
+                settings, QUALITY_RESULTS, quality_table(checks)
+            )
         committed = [e for e in entries if e.status == COMMITTED]
         if spec.publish != "none" and any(e.rows_published for e in committed):
             published.update(
@@ -60,6 +67,12 @@ def publish_run(
                 journal.write(entry)
         log.info("published %s runs %s: %s", spec.name, [e.run_id for e in entries], published)
         return published
+
+
+def quality_table(checks: list[dict[str, Any]]) -> pa.Table:
+    """The journal's quality rows as das.quality_results (ISO times parsed, types as declared)."""
+    rows = [{**c, "validated_at": datetime.fromisoformat(c["validated_at"])} for c in checks]
+    return pa.Table.from_pylist(rows, schema=QUALITY_RESULTS.arrow_schema())
 
 
 def _publish_silver(lake: Lake, settings: Settings, spec: SourceSpec, partitions: list[str]) -> dict[str, int]:

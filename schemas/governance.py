@@ -1,4 +1,4 @@
-"""Governance tables, served in PostGIS only: the audit log and the API users.
+"""Governance tables, served in PostGIS only: the audit log, the API users and the triage history of flags.
 
 They live in their own registry: nothing of them passes through the lake, and the code that walks
 ``schemas.tables.REGISTRY`` (Delta tables, quality suites) never meets them.
@@ -7,6 +7,7 @@ They live in their own registry: nothing of them passes through the lake, and th
 from __future__ import annotations
 
 from schemas.model import Column, Registry, Table
+from schemas.tables import FLAG_STATUSES
 
 GOVERNANCE_REGISTRY = Registry()
 C = Column
@@ -66,5 +67,32 @@ API_USERS = GOVERNANCE_REGISTRY.add(
         key=("name",),
         postgis_name="api_users",
         postgis_indexes=(("token_lookup",),),
+    )
+)
+
+TRIAGE_STATUSES = tuple(s for s in FLAG_STATUSES if s != "new")  # what a person may set
+API_LOGIN = "das_api"  # the web server's own login: it acts as a user's group role, never with rights of its own
+
+FLAG_TRIAGE = GOVERNANCE_REGISTRY.add(
+    Table(
+        name="flag_triage",
+        layer="governance",
+        description=(
+            "Every triage change of a flag, never updated: who set which status when, with their note and reason. "
+            "A flag's version is its number of changes; a change names the version it saw (optimistic concurrency)."
+        ),
+        columns=(
+            C("flag_id", "string", False, "The flag"),
+            C("version", "int", False, "1 for the first change, then 2, ...: unique per flag"),
+            C("status", "string", False, "acknowledged | dismissed | escalated", allowed_values=TRIAGE_STATUSES),
+            C("previous_status", "string", False, "The status before this change", allowed_values=FLAG_STATUSES),
+            C("note", "string", True, "What the investigator found or did"),
+            C("reason", "string", True, "Why (required when dismissing)"),
+            C("user_name", "string", False, "Who made the change"),
+            C("at", "timestamp", False, "When (UTC)"),
+        ),
+        key=("flag_id", "version"),
+        postgis_name="flag_triage",
+        postgis_indexes=(("at",),),
     )
 )

@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg2
+from psycopg2 import sql
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
 from das.config import PACKAGE_DIR, Settings
+from das.credentials import generated
 from das.postgis.boundaries import load_reference_data
-from das.postgis.connection import engine, unreachable
+from das.postgis.connection import engine, transaction, unreachable
 from das.postgis.partitions import PARTITION_PATTERNS
+from schemas.governance import API_LOGIN
 from schemas.postgis import METADATA, SCHEMA
 
 ALEMBIC_INI = PACKAGE_DIR / "postgis" / "alembic" / "alembic.ini"  # package data
@@ -92,5 +95,17 @@ def migrate(settings: Settings, *, revision: str = "head", load_boundaries: bool
         raise
     finally:
         eng.dispose()
+    if settings.uses_local_postgres:
+        enable_api_login(settings)
     if load_boundaries:
         load_reference_data(settings)
+
+
+def enable_api_login(settings: Settings) -> None:
+    """Local database: das_api (created NOLOGIN by migration 0007) logs in with its generated password.
+
+    A managed database's DBA does this once instead and gives das serve DAS_API_DATABASE_URL.
+    """
+    password = settings.local_password(API_LOGIN) or generated(settings, f"pg-{API_LOGIN}.password")
+    with transaction(settings) as conn, conn.cursor() as cur:
+        cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD %s").format(sql.Identifier(API_LOGIN)), (password,))

@@ -9,7 +9,6 @@ columns (flag_id, flag_type, status, detected_at, detector_version) and conforms
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -19,6 +18,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from das.config import detector_version
 from schemas.model import EVIDENCE_FIELDS
 from schemas.tables import FLAG_FIELDS, FLAG_TYPES, GOLD_FLAGS
 
@@ -54,12 +54,6 @@ class DetectorInputs:
     @property
     def spark(self) -> SparkSession:
         return self.reads.sparkSession
-
-
-def detector_version(flag_type: str, params: BaseModel) -> str:
-    """Detector name plus a short fingerprint of its parameters: a parameter change is visible in gold."""
-    canonical = json.dumps(params.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return f"{flag_type}@{hashlib.sha256(canonical.encode()).hexdigest()[:10]}"
 
 
 def flag_id_column(flag_type: str, subject: Column, window_start: Column, window_end: Column, salt: str = "") -> Column:

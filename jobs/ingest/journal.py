@@ -33,6 +33,7 @@ class JournalEntry:
     rows_published: int = 0
     ledger_published: bool = False
     message: str = ""
+    quality: list[dict[str, Any]] = field(default_factory=list)  # each check of each batch, published with the run
 
     @property
     def now(self) -> datetime:

@@ -469,6 +469,7 @@ def _audit(ctx: RunContext, staged: StagedWrite) -> None:
         reference.batch_span_days = max(float(span or 0), settings.anpr_schedule_minutes * 60.0) / 86400.0
     report = validate_batch(batch, table, settings, run_id=ctx.run_id, reference=reference)
     ctx.result.quality_reports.append(report)
+    ctx.entry.quality.extend(quality_rows(ctx, report))
     if report.data_docs_index:
         ctx.result.data_docs.append(str(report.data_docs_index))
         log.info("Data Docs for %s: file://%s", table.qualified_name, report.data_docs_index)
@@ -481,6 +482,26 @@ def _audit(ctx: RunContext, staged: StagedWrite) -> None:
             f"{table.qualified_name} failed critical expectations, publish blocked: {failed}. "
             f"See Data Docs {report.data_docs_index}"
         )
+
+
+def quality_rows(ctx: RunContext, report: Any) -> list[dict[str, Any]]:
+    """One das.quality_results row per check of the batch (kept in the journal until the run is published)."""
+    validated_at = datetime.now(UTC).isoformat()
+    return [
+        {
+            "ingest_run_id": ctx.run_id,
+            "source": ctx.spec.name,
+            "table_name": report.table,
+            "check_name": f"{check.name}({check.column})" if check.column else check.name,
+            "severity": check.severity,
+            "success": check.success,
+            "unexpected_count": int(check.unexpected_count or 0),
+            "detail": check.detail or None,
+            "row_count": report.row_count,
+            "validated_at": validated_at,
+        }
+        for check in report.checks
+    ]
 
 
 def _baseline_rows(ctx: RunContext) -> float | None:
