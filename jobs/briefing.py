@@ -9,8 +9,9 @@ self-contained: inline CSS, relative image paths, no script, no network.
 from __future__ import annotations
 
 import html
+import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -124,6 +125,9 @@ class CrimeComparison:
                 if self.left_out
                 else ""
             )
+        if self.current_total == 0 and self.baseline_periods:
+            lag = " (Police UK publishes a month weeks after it ends)" if self.granularity == "month" else ""
+            why += f" No crime is recorded yet for {self.current_label}: not loaded yet{lag}, not a fall."
         return compared + how + why
 
 
@@ -319,7 +323,7 @@ def draw_reads_per_hour(
         caption += f" The day is not over: the hours from {hours_over:02d}:00 UTC are still to come."
     quiet = [h for h in range(hours_over) if reads_per_hour[h] == 0]
     if quiet:
-        caption += f" Hours without a read: {', '.join(f'{h:02d}:00' for h in quiet)}."
+        caption += f" No read {_runs(quiet, lambda h: f'{h:02d}:00', ', ', end_exclusive=True)} UTC."
     return _save(figure, out, "reads_per_hour.png", f"Bar chart of {total:,} ANPR reads per UTC hour", caption)
 
 
@@ -397,6 +401,7 @@ def draw_map(
     Coordinates are British National Grid metres, so the scale bar is exact. ``numbered`` maps flag ids to their
     rank in the top-leads table, drawn beside their points. Without boroughs the points are drawn alone, with a note.
     """
+    from matplotlib.colors import to_rgba
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -435,9 +440,9 @@ def draw_map(
             va="center",
             zorder=2,
         )
-    for cell in hotspots:
+    for cell in hotspots:  # above the points, translucent, so neither hides the other
         for ring in _exteriors(cell.geometry):
-            axes.fill(*ring, facecolor=HOTSPOT_FILL, edgecolor=HOTSPOT_EDGE, alpha=0.55, linewidth=1.0, zorder=3)
+            axes.fill(*ring, facecolor=to_rgba(HOTSPOT_FILL, 0.45), edgecolor=HOTSPOT_EDGE, linewidth=1.3, zorder=5)
 
     by_type: dict[str, list[MapFlag]] = defaultdict(list)
     for f in sorted(points, key=lambda f: f.score):  # strongest drawn last, on top
@@ -472,44 +477,35 @@ def draw_map(
     if hotspots:
         handles.append(
             Patch(
-                facecolor=HOTSPOT_FILL,
+                facecolor=to_rgba(HOTSPOT_FILL, 0.45),
                 edgecolor=HOTSPOT_EDGE,
-                alpha=0.55,
+                linewidth=1.3,
                 label=f"emerging hotspot cell ({len(hotspots)})",
             )
         )
     if boroughs:
         handles.append(Patch(facecolor="#f5f7fa", edgecolor="#9aa5b1", label="borough boundary"))
 
-    for f in points:
-        if numbered and f.flag_id in numbered:
-            axes.annotate(
-                str(numbered[f.flag_id]),
-                (f.x, f.y),
-                xytext=(5, 5),
-                textcoords="offset points",
-                fontsize=7,
-                weight="bold",
-                color=INK,
-                zorder=6,
-                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": INK, "linewidth": 0.5},
-            )
-    for cell in hotspots:
-        if numbered and cell.flag_id in numbered:
-            centre = cell.geometry.centroid
-            axes.annotate(
-                str(numbered[cell.flag_id]),
-                (centre.x, centre.y),
-                xytext=(5, 5),
-                textcoords="offset points",
-                fontsize=7,
-                weight="bold",
-                color=INK,
-                zorder=6,
-                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": INK, "linewidth": 0.5},
-            )
-
     extent = _map_extent(boroughs, points, hotspots)
+    if numbered and extent is not None:
+        anchors = [(numbered[f.flag_id], f.x, f.y) for f in points if f.flag_id in numbered]
+        anchors += [
+            (numbered[c.flag_id], c.geometry.centroid.x, c.geometry.centroid.y)
+            for c in hotspots
+            if c.flag_id in numbered
+        ]
+        for text, x, y in lead_labels(anchors, radius=(extent[2] - extent[0]) * 0.03):
+            axes.annotate(
+                text,
+                (x, y),
+                xytext=(5, 5),
+                textcoords="offset points",
+                fontsize=7,
+                weight="bold",
+                color=INK,
+                zorder=7,
+                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": INK, "linewidth": 0.5},
+            )
     if extent is None:
         _note_panel(
             axes,
@@ -569,7 +565,8 @@ def draw_map(
     if flags_total is not None and flags_total > len(flags) and len(flags) >= MAP_POINTS_LIMIT:
         notes.append(f"Only the {MAP_POINTS_LIMIT:,} strongest of {flags_total:,} located flags are drawn.")
     if flags_without_location:
-        notes.append(f"{flags_without_location:,} flags have no location and are not on the map.")
+        has, is_ = ("has", "is") if flags_without_location == 1 else ("have", "are")
+        notes.append(f"{_count(flags_without_location, 'flag')} {has} no location and {is_} not on the map.")
     caption = (
         f"{_count(drawn, 'flag')} and {_count(len(hotspots), 'emerging hotspot cell')} whose window touches "
         f"{day.isoformat()} (UTC), over {_count(len(boroughs), 'borough')}. Numbers match the top leads below."
@@ -577,6 +574,34 @@ def draw_map(
     caption = " ".join([caption, *notes])
     alt = f"Map of {drawn} flags and {len(hotspots)} hotspot cells over the London boroughs"
     return _save(figure, out, "map.png", alt, caption)
+
+
+def lead_labels(anchors: Iterable[tuple[int, float, float]], radius: float) -> list[tuple[str, float, float]]:
+    """One label per cluster of leads: (rank, x, y) within ``radius`` of a stronger lead join its label ("1–3, 5"),
+    so leads close together on the map do not print their numbers over each other."""
+    clusters: list[tuple[float, float, list[int]]] = []
+    for rank, x, y in sorted(anchors):
+        near = next((c for c in clusters if math.hypot(x - c[0], y - c[1]) <= radius), None)
+        if near is None:
+            clusters.append((x, y, [rank]))
+        else:
+            near[2].append(rank)
+    return [(_runs(ranks, str, ", "), x, y) for x, y, ranks in clusters]
+
+
+def _runs(values: Sequence[int], show: Callable[[int], str], separator: str, *, end_exclusive: bool = False) -> str:
+    """Consecutive integers as runs: [1, 2, 3, 5] -> "1–3, 5"; hours with ``end_exclusive`` -> "00:00–04:00"."""
+    runs: list[list[int]] = []
+    for value in sorted(values):
+        if runs and value == runs[-1][-1] + 1:
+            runs[-1].append(value)
+        else:
+            runs.append([value])
+    texts = []
+    for run in runs:
+        last = run[-1] + 1 if end_exclusive else run[-1]
+        texts.append(show(run[0]) if last == run[0] else f"{show(run[0])}–{show(last)}")
+    return separator.join(texts)
 
 
 def _exteriors(geometry: Any) -> list[tuple[list[float], list[float]]]:

@@ -66,6 +66,7 @@ function baseMap(id) {
   map.attributionControl.setPrefix(false);
   map.attributionControl.addAttribution("Boundaries: ONS / London Datastore (OGL v3); cameras: TfL");
   map.fitBounds(LONDON);
+  map.createPane("boundaries").style.zIndex = 250;  // under every overlay, whenever it arrives
   return map;
 }
 
@@ -73,12 +74,13 @@ async function addBoundaries(map, withLsoas) {
   try {
     const boroughs = await api("/api/boundaries/boroughs");
     L.geoJSON(boroughs, {
+      pane: "boundaries",
       style: { color: "#7d8a99", weight: 1.2, fillColor: "#fbfcfd", fillOpacity: 1 },
       onEachFeature: (f, layer) => layer.bindTooltip(f.properties.name, { sticky: true, className: "muted" }),
     }).addTo(map);
     if (withLsoas) {
       const lsoas = await api("/api/boundaries/lsoas");
-      layers.lsoas = L.geoJSON(lsoas, { style: { color: "#b8c2cc", weight: 0.5, fill: false }, interactive: false });
+      layers.lsoas = L.geoJSON(lsoas, { pane: "boundaries", style: { color: "#b8c2cc", weight: 0.5, fill: false }, interactive: false });
       layers.lsoas.addTo(map);
     }
   } catch (e) { toast(`Boundaries: ${e.message}`); }
@@ -148,7 +150,7 @@ function legend() {
   box.append(el("div", {}, el("i", { class: "square", style: "background:#9ecae1" }), "camera coverage"));
   box.append(el("div", {}, el("i", { style: "background:#b3261e" }), "silent camera"));
   box.append(el("div", {}, el("i", { style: "background:#8c96a3" }), "crime"));
-  if (state.me.role !== "engineer") box.append(el("div", {}, el("i", { class: "square", style: "background:#e09f3e" }), "emerging hotspot"));
+  if (state.me.role !== "engineer") box.append(el("div", {}, el("i", { class: "square", style: "background:#e09f3e" }), "hotspot cell"));
 }
 
 async function loadMainMap() {

@@ -5,80 +5,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import socket
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
-import pytest
 from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
 from das.config import AlertSettings
 from das.notify import SIGNATURE_HEADER, notify, post_webhook, send_email
+from tests.receivers import Mailbox, Receiver, mailbox_fixture, receiver_fixture, smtp_port
+
+receiver = receiver_fixture
+smtp = mailbox_fixture
 
 SECRET = "webhook-shared-secret"
-
-
-class Receiver:
-    """Records each POST; answers with the next scripted status (then 200)."""
-
-    def __init__(self, statuses: list[int] | None = None) -> None:
-        self.statuses = list(statuses or [])
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append((dict(self.headers), body))
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(envelope)
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Controller, Mailbox]]:
-    mailbox = Mailbox()
-    with socket.socket() as probe:  # aiosmtpd's start-up self-check cannot use port 0
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield controller, mailbox
-    controller.stop()
-
-
-def smtp_port(controller: Controller) -> int:
-    return int(controller.port)
 
 
 def test_webhook_is_signed_over_the_exact_body(receiver: Receiver) -> None:

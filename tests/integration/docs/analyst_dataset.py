@@ -3,8 +3,8 @@
 The scene is Barnet and Barking and Dagenham (the boroughs the bundled LSOA sample covers) in the weeks up to
 Sunday 29 November 2026:
 
-- cameras: every real TfL JamCam in the two boroughs (from the bundled sample, as ingest conforms them), plus six
-  ANPR cameras on the same junctions, with a view cone; ANPR-BN-A41-WATFORD has an older version (it was turned);
+- cameras: every real TfL JamCam in the two boroughs (from the bundled sample, as ingest conforms them), plus ANPR
+  cameras with a view cone on five of their junctions and one in the City; ANPR-BN-A41-WATFORD has an older version;
 - crimes: real police.uk street-level crimes of the two boroughs (locations, categories, LSOAs and outcomes from the
   bundled sample), re-timed over the five weeks from Monday 26 October 2026 as an incident feed, plus a series of
   burglaries around Hendon Way in the week of 23 November;
@@ -56,6 +56,7 @@ HOTLIST = (  # plate, list, reason, priority
 SEED = 20261129
 
 BOROUGHS_IN_SCENE = ("Barnet", "Barking and Dagenham")
+CAMERAS_LANDED, CRIMES_LANDED = date(2026, 11, 20), date(2026, 11, 30)
 
 
 @dataclass(frozen=True)
@@ -84,12 +85,9 @@ COMMUTERS = 25  # plates through Hendon Way every weekday morning
 
 @dataclass(frozen=True)
 class Scene:
-    """What the published scene holds that the examples rely on."""
+    """What the tests need to know of the published scene."""
 
-    reads: int
-    crimes: int
-    cameras: int
-    flags: dict[str, str]  # flag type -> one flag id of that type
+    flags: dict[str, str]  # flag type -> the id of its strongest flag
 
 
 def bng(lon: float, lat: float) -> tuple[float, float]:
@@ -101,8 +99,16 @@ def h3_cells(lon: pd.Series, lat: pd.Series, settings: Settings) -> pd.Series:
     return lonlat_to_h3(lon, lat, settings.h3_resolution)
 
 
-def lineage(run_id: str, source_file: str) -> dict[str, Any]:
-    return {"source_file": source_file, "ingest_run_id": run_id}
+def run_id(source: str, landed_on: date) -> str:
+    return f"ingest-{landed_on:%Y-%m-%d}-{source}"
+
+
+def anpr_file(day: date) -> str:
+    return f"anpr/mps_anpr_{day:%Y-%m-%d}.csv"
+
+
+CAMERAS_FILE = f"cameras/tfl_jamcams_and_mps_anpr_{CAMERAS_LANDED:%Y-%m-%d}.geojson"
+CRIMES_FILE = f"crimes/mps_incidents_{CRIMES_LANDED:%Y-%m-%d}.csv"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -143,8 +149,8 @@ def jamcams_in_scene() -> list[dict[str, Any]]:
 def camera_rows(settings: Settings) -> pd.DataFrame:
     installed = datetime(2025, 6, 1, tzinfo=UTC)
     rows: list[dict[str, Any]] = []
-    for cam in jamcams_in_scene():
-        rows.append({**cam, "bearing_deg": None, "fov_deg": None, "range_m": None, "valid_from": installed})
+    for jamcam in jamcams_in_scene():
+        rows.append({**jamcam, "bearing_deg": None, "fov_deg": None, "range_m": None, "valid_from": installed})
     for cam in ANPR_CAMERAS:
         rows.append(
             {
@@ -169,7 +175,7 @@ def camera_rows(settings: Settings) -> pd.DataFrame:
     frame["available"] = frame["status"] == "active"
     frame["valid_to"] = None
     frame["is_current"] = True
-    # Turned to face north on 1 November: the older version faced south-west.
+    # Turned on 1 November to face south down the A41: the older version faced south-west.
     turned = frame.index[frame["camera_id"] == "ANPR-BN-A41-WATFORD"][0]
     older = frame.loc[turned].copy()
     turned_at = datetime(2026, 11, 1, tzinfo=UTC)
@@ -183,9 +189,7 @@ def camera_rows(settings: Settings) -> pd.DataFrame:
         hashlib.sha256(json.dumps([r.camera_id, r.name, r.bearing_deg, r.status], default=str).encode()).hexdigest()
         for r in frame.itertuples()
     ]
-    for key, value in lineage("ingest-2026-11-20-cameras", "cameras/tfl_jamcams_and_met_anpr_2026-11-20.geojson").items():
-        frame[key] = value
-    return frame
+    return frame.assign(source_file=CAMERAS_FILE, ingest_run_id=run_id("cameras", CAMERAS_LANDED))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -246,9 +250,7 @@ def crime_rows(settings: Settings, rng: np.random.Generator) -> pd.DataFrame:
     easting, northing = TO_BNG.transform(crimes["longitude"].to_numpy(float), crimes["latitude"].to_numpy(float))
     crimes["easting"], crimes["northing"] = easting, northing
     crimes["h3_cell"] = h3_cells(crimes["longitude"], crimes["latitude"], settings)
-    for key, value in lineage("ingest-2026-11-30-crimes", "crimes/mps_incidents_2026-11-30.csv").items():
-        crimes[key] = value
-    return crimes
+    return crimes.assign(source_file=CRIMES_FILE, ingest_run_id=run_id("crimes", CRIMES_LANDED))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -258,7 +260,7 @@ def crime_rows(settings: Settings, rng: np.random.Generator) -> pd.DataFrame:
 def random_plates(rng: np.random.Generator, count: int) -> list[str]:
     """Current-style GB plates: two letters, two digits, three letters (no I, Q or Z in the random part)."""
     letters = np.array(list("ABCDEFGHJKLMNOPRSTUVWXY"))
-    plates = set()
+    plates: set[str] = set()
     while len(plates) < count:
         area = "".join(rng.choice(letters, 2))
         age = f"{rng.integers(10, 75):02d}"
@@ -296,8 +298,11 @@ def read_events(rng: np.random.Generator) -> list[tuple[str, datetime, str]]:
     return events
 
 
-def read_rows(events: list[tuple[str, datetime, str]], rng: np.random.Generator) -> pd.DataFrame:
+def read_rows(events: list[tuple[str, datetime, str]], rng: np.random.Generator, settings: Settings) -> pd.DataFrame:
+    """Reads as ingest publishes them: located at the camera's position (and in its H3 cell) at read time."""
     cameras = {c.camera_id: c for c in ANPR_CAMERAS}
+    lon, lat = pd.Series([c.longitude for c in ANPR_CAMERAS]), pd.Series([c.latitude for c in ANPR_CAMERAS])
+    cell_of = dict(zip(cameras, h3_cells(lon, lat, settings), strict=True))
     rows = []
     for n, (camera_id, read_at, plate) in enumerate(sorted(events)):
         cam = cameras[camera_id]
@@ -318,7 +323,9 @@ def read_rows(events: list[tuple[str, datetime, str]], rng: np.random.Generator)
                 "latitude": cam.latitude,
                 "easting": easting,
                 "northing": northing,
-                **lineage(f"ingest-{read_at:%Y-%m-%d}-anpr", f"anpr/mps_anpr_{read_at:%Y-%m-%d}.csv"),
+                "h3_cell": cell_of[camera_id],
+                "source_file": anpr_file(read_at.date()),
+                "ingest_run_id": run_id("anpr", read_at.date()),
             }
         )
     return pd.DataFrame(rows)
@@ -341,7 +348,8 @@ def hotlist_rows() -> pd.DataFrame:
                 "priority": priority,
                 "valid_from": valid_from,
                 "valid_to": None,
-                **lineage("ingest-2026-11-20-hotlist", "hotlist/pnc_extract_2026-11-20.csv"),
+                "source_file": "hotlist/pnc_extract_2026-11-20.csv",
+                "ingest_run_id": run_id("hotlist", valid_from.date()),
             }
             for plate, name, reason, priority in HOTLIST
         ]
@@ -402,14 +410,20 @@ def hotspot(crimes: pd.DataFrame, settings: Settings) -> dict[str, Any]:
     week = (THIS_WEEK, THIS_WEEK + timedelta(days=7))
     series = crimes[crimes["crime_id"].str.startswith("MPS-INC-2026-9")]
     cell = series["h3_cell"].mode().iloc[0]
-    in_cell = crimes[
-        (crimes["h3_cell"] == cell) & (crimes["occurred_from"] >= week[0]) & (crimes["occurred_from"] < week[1])
-    ].sort_values(["occurred_from", "crime_id"])
+    of_cell = crimes[crimes["h3_cell"] == cell]
+    in_cell = of_cell[(of_cell["occurred_from"] >= week[0]) & (of_cell["occurred_from"] < week[1])]
+    in_cell = in_cell.sort_values(["occurred_from", "crime_id"])
+    before = (of_cell["occurred_from"] >= FIRST_WEEK) & (of_cell["occurred_from"] < week[0])
     lat, lon = h3.cell_to_latlng(cell)
-    stats = f"{len(in_cell)} crimes in the week of {week[0]:%Y-%m-%d} vs 0.50/week over the 4 weeks before"
+    stats = f"{len(in_cell)} crimes in the week of {week[0]:%Y-%m-%d} vs {before.sum() / 4:.2f}/week in the 4 before"
     evidence = [
         evidence_row(
-            "cell", ref_id=cell, at=week[0], longitude=lon, latitude=lat, detail=f"H3 res {settings.h3_resolution}: {stats}"
+            "cell",
+            ref_id=cell,
+            at=week[0],
+            longitude=lon,
+            latitude=lat,
+            detail=f"H3 res {settings.h3_resolution}: {stats}",
         )
     ] + [
         evidence_row(
@@ -464,36 +478,40 @@ def silent_camera() -> dict[str, Any]:
     )
 
 
-# Landing files that had rows quarantined: file -> {reason: rows}.
+# The ANPR files that had rows quarantined: the day a file covers -> reason -> rows.
 QUARANTINED = {
-    "anpr/mps_anpr_2026-11-26.csv": {"invalid_plate": 14, "unknown_camera": 3},
-    "anpr/mps_anpr_2026-11-28.csv": {"invalid_plate": 6},
+    date(2026, 11, 26): {"invalid_plate": 14, "unknown_camera": 3},
+    date(2026, 11, 28): {"invalid_plate": 6},
 }
 
 
+def ingested_at(landed_on: date) -> datetime:
+    """A file is ingested five minutes after the midnight that ends the day it covers."""
+    return datetime(landed_on.year, landed_on.month, landed_on.day, tzinfo=UTC) + timedelta(days=1, minutes=5)
+
+
 def ingest_runs(reads: pd.DataFrame, crimes: pd.DataFrame, cameras: pd.DataFrame) -> pd.DataFrame:
-    """One succeeded run per landing file, the morning after the day it covers; landed = published + quarantined."""
-    runs = [
-        ("anpr", run_id, source_file, int(published), sum(QUARANTINED.get(str(source_file), {}).values()))
-        for (run_id, source_file), published in reads.groupby(["ingest_run_id", "source_file"]).size().items()
+    """One succeeded run per landing file; rows landed = published + quarantined."""
+    read_days = pd.Series([t.date() for t in reads["read_at"]])
+    files = [
+        ("anpr", day, anpr_file(day), int((read_days == day).sum()), sum(QUARANTINED.get(day, {}).values()))
+        for day in READ_DAYS
     ]
-    runs += [
-        (source, frame["ingest_run_id"].iloc[0], frame["source_file"].iloc[0], len(frame), 0)
-        for source, frame in (("crimes", crimes), ("cameras", cameras))
+    files += [
+        ("crimes", CRIMES_LANDED, CRIMES_FILE, len(crimes), 0),
+        ("cameras", CAMERAS_LANDED, CAMERAS_FILE, len(cameras), 0),
     ]
-    rows = []
-    for source, run_id, source_file, published, quarantined in runs:
-        started = datetime.fromisoformat(str(run_id).removeprefix("ingest-")[:10]).replace(tzinfo=UTC)
-        started += timedelta(days=1, minutes=5)
-        rows.append(
+    formats = {"anpr": "anpr_csv", "crimes": "incident_csv", "cameras": "jamcam_geojson"}
+    return pd.DataFrame(
+        [
             {
-                "ingest_run_id": run_id,
+                "ingest_run_id": run_id(source, landed_on),
                 "source": source,
                 "source_file": source_file,
-                "source_checksum": hashlib.sha256(str(source_file).encode()).hexdigest(),
-                "source_format": {"anpr": "anpr_csv", "crimes": "incident_csv", "cameras": "jamcam_geojson"}[source],
-                "started_at": started,
-                "finished_at": started + timedelta(minutes=2),
+                "source_checksum": hashlib.sha256(source_file.encode()).hexdigest(),
+                "source_format": formats[source],
+                "started_at": ingested_at(landed_on),
+                "finished_at": ingested_at(landed_on) + timedelta(minutes=2),
                 "rows_landed": published + quarantined,
                 "rows_published": published,
                 "rows_quarantined": quarantined,
@@ -503,18 +521,21 @@ def ingest_runs(reads: pd.DataFrame, crimes: pd.DataFrame, cameras: pd.DataFrame
                 "status": "succeeded",
                 "message": None,
             }
-        )
-    return pd.DataFrame(rows)
+            for source, landed_on, source_file, published, quarantined in files
+        ]
+    )
 
 
 def rejected_rows() -> pa.Table:
-    rows = []
-    for source_file, reasons in QUARANTINED.items():
-        ingested = datetime.strptime(source_file[-14:-4], "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1, hours=1)
-        for reason, count in reasons.items():
-            rows += [("anpr", reason, source_file, ingested.date(), False, ingested)] * count
+    """The quarantined rows' columns the quarantine summary counts (the raw records stay in the lake)."""
+    rows = [
+        ("anpr", reason, anpr_file(day), ingested_at(day).date(), False, ingested_at(day))
+        for day, reasons in QUARANTINED.items()
+        for reason, count in reasons.items()
+        for _ in range(count)
+    ]
     names = ("source", "reason_code", "source_file", "ingest_date", "whole_file", "ingested_at")
-    return pa.table(dict(zip(names, map(list, zip(*rows, strict=True)), strict=True)))
+    return pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)})
 
 
 # ------------------------------------------------------------------------------------------------
@@ -525,7 +546,7 @@ def publish_scene(settings: Settings) -> Scene:
     rng = np.random.default_rng(SEED)
     cameras = camera_rows(settings)
     crimes = crime_rows(settings, rng)
-    reads = read_rows(read_events(rng), rng)
+    reads = read_rows(read_events(rng), rng, settings)
     postgis.publish_replace(settings, SILVER_CAMERAS, cameras)
     postgis.publish_replace(settings, SILVER_CRIMES, crimes, key_filter="crime_month")
     for day in READ_DAYS:
@@ -540,10 +561,6 @@ def publish_scene(settings: Settings) -> Scene:
     ]
     postgis.publish_flags(settings, pd.DataFrame(flags))
     postgis.publish_upsert(settings, INGEST_RUNS, ingest_runs(reads, crimes, cameras))
-    postgis.publish_quarantine_counts(settings, "anpr", list(QUARANTINED), rejected_rows())
-    return Scene(
-        reads=len(reads),
-        crimes=len(crimes),
-        cameras=len(cameras[cameras["is_current"]]),
-        flags={f["flag_type"]: f["flag_id"] for f in flags},
-    )
+    postgis.publish_quarantine_counts(settings, "anpr", [anpr_file(day) for day in QUARANTINED], rejected_rows())
+    strongest_first = sorted(flags, key=lambda f: f["score"], reverse=True)
+    return Scene(flags={f["flag_type"]: f["flag_id"] for f in reversed(strongest_first)})

@@ -21,6 +21,7 @@ from jobs.briefing import (
     draw_map,
     draw_reads_per_hour,
     format_window,
+    lead_labels,
     render_briefing,
     render_html,
 )
@@ -106,6 +107,14 @@ def test_month_stamped_crimes_are_compared_by_month_against_the_four_months_befo
     assert "Police UK" in comparison.caption
 
 
+def test_a_month_not_published_yet_is_not_shown_as_a_fall() -> None:
+    counts = [month_stamped("Westminster", nov(1), 6), month_stamped("Westminster", date(2026, 10, 1), 8)]
+    comparison = compare_crimes(counts, WEDNESDAY)
+    assert comparison.granularity == "month" and comparison.current_total == 0
+    assert comparison.baseline_periods == 2 and comparison.rows[0].baseline_mean == 7.0
+    assert "No crime is recorded yet for December 2026: not loaded yet (Police UK publishes" in comparison.caption
+
+
 def test_no_crimes_at_all_is_said_plainly() -> None:
     comparison = compare_crimes([], WEDNESDAY)
     assert comparison.granularity is None and comparison.rows == []
@@ -147,7 +156,10 @@ def test_reads_per_hour_names_the_peak_and_the_hours_still_to_come(tmp_path: Pat
     figure = draw_reads_per_hour(hours, 3, WEDNESDAY, tmp_path, now=datetime(2026, 12, 2, 10, 30, tzinfo=UTC))
     assert "165 ANPR reads from 3 cameras" in figure.caption and "busiest hour was 08:00 (120)" in figure.caption
     assert "hours from 10:00 UTC are still to come" in figure.caption
-    assert "Hours without a read: 00:00, 01:00" in figure.caption and "11:00" not in figure.caption
+    assert "No read 00:00–08:00 UTC." in figure.caption  # the hours still to come are not counted as quiet
+    hours[20] = 3
+    figure = draw_reads_per_hour(hours, 3, WEDNESDAY, tmp_path)
+    assert "No read 00:00–08:00, 10:00–20:00, 21:00–24:00 UTC." in figure.caption
     with pytest.raises(ValueError, match="a day has 24"):
         draw_reads_per_hour([1] * 23, 1, WEDNESDAY, tmp_path)
 
@@ -162,6 +174,11 @@ def test_a_hotspot_with_its_cell_is_drawn_as_the_cell_and_no_boroughs_is_said(tm
     assert figure.caption.startswith("1 flag and 1 emerging hotspot cell")
     assert "No borough boundaries loaded" in figure.caption and "2 flags have no location" in figure.caption
     assert _png(tmp_path / "map.png") == (1200, 1140)
+
+
+def test_leads_close_together_on_the_map_share_one_label() -> None:
+    anchors = [(3, 100.0, 0.0), (1, 0.0, 0.0), (2, 10.0, 0.0), (5, 5.0, 5.0), (4, 1000.0, 0.0)]
+    assert lead_labels(anchors, radius=20.0) == [("1–2, 5", 0.0, 0.0), ("3", 100.0, 0.0), ("4", 1000.0, 0.0)]
 
 
 def _lead(summary: str, flag_id: str = "f-1", score: float = 0.9) -> Lead:
@@ -250,7 +267,7 @@ def test_the_page_with_boroughs_and_leads_numbers_them_and_lists_them_strongest_
     page = render_briefing(data, tmp_path, generated_at=datetime(2026, 12, 3, 7, tzinfo=UTC)).read_text()
     positions = [page.index(f"lead number {i}") for i in range(3)]
     assert positions == sorted(positions)
-    assert "240 ANPR reads from 2 cameras" in page and "Hours without a read" not in page
+    assert "240 ANPR reads from 2 cameras" in page and "No read" not in page
     assert "3 flags and 0 emerging hotspot cells" in page and "over 1 borough." in page
     assert "london_boroughs_simplified.geojson" in page and "generated 2026-12-03 07:00 UTC" in page
 
