@@ -281,7 +281,7 @@ function onLiveEvent(event) {
   if (waiting) waiting.remove();
   list.querySelector(`[data-flag-id="${CSS.escape(p.flag_id)}"]`)?.remove();
   list.prepend(flagItem(p));
-  toast(`Hotlist hit: ${p.summary}`);
+  toast(`Live: ${p.summary}`);
   if (layers.flags && p.latitude != null) {
     L.circleMarker([p.latitude, p.longitude], { radius: 10, color: "#fff", weight: 2, fillColor: TYPE_COLOURS.hotlist_hit, fillOpacity: 1 })
       .bindTooltip(p.summary).on("click", () => { location.hash = `#flag/${encodeURIComponent(p.flag_id)}`; }).addTo(layers.flags);
@@ -559,16 +559,25 @@ searchHandler("stakeout", async (form) => {
     from: toIsoUtc(p.querySelector('[name="from"]').value), to: toIsoUtc(p.querySelector('[name="to"]').value),
   }));
   drawPlaces();
-  const body = { places, min_places: Number(form.min_places.value) || null, purpose: form.purpose.value, case_ref: form.case_ref.value || null };
-  const result = await api("/api/search/stakeout", { method: "POST", body });
+  const body = { places, min_places: Number(form.min_places.value) || null, purpose: form.purpose.value, case_ref: form.case_ref.value || null, limit: 200 };
   const tbody = $("#stakeout-results tbody");
+  const more = $("#view-search-stakeout .more");
   tbody.replaceChildren();
-  for (const v of result.vehicles) {
-    tbody.append(el("tr", { "data-plate": v.plate }, el("td", { text: v.plate }), el("td", { text: `${v.places_seen} (${v.place_numbers.join(", ")})` }),
-      el("td", { text: fmtTime(v.first_seen) }), el("td", { text: fmtTime(v.last_seen) })));
-  }
-  if (!result.vehicles.length) tbody.append(el("tr", {}, el("td", { colspan: 4, class: "muted", text: "no vehicle was seen at enough of the places" })));
-  $("#stakeout-results").dataset.count = result.count;
+  let total = 0;
+  const load = async (cursor) => {
+    const result = await api("/api/search/stakeout", { method: "POST", body: { ...body, cursor } });
+    for (const v of result.vehicles) {
+      tbody.append(el("tr", { "data-plate": v.plate }, el("td", { text: v.plate }), el("td", { text: `${v.places_seen} (${v.place_numbers.join(", ")})` }),
+        el("td", { text: fmtTime(v.first_seen) }), el("td", { text: fmtTime(v.last_seen) })));
+    }
+    total += result.count;
+    if (!total) tbody.append(el("tr", {}, el("td", { colspan: 4, class: "muted", text: "no vehicle was seen at enough of the places" })));
+    more.hidden = !result.next_cursor;
+    more.onclick = () => load(result.next_cursor).catch((e) => { form.querySelector(".error").textContent = e.message; });
+    $("#stakeout-results").dataset.count = total;
+    $("#stakeout-results").dataset.complete = result.next_cursor ? "0" : "1";
+  };
+  await load(null);
 });
 
 // ---------- data health ----------

@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 
 from das import users
 from das.config import Settings
+from das.postgis.connection import transaction
 from das_api import create_app
 from tests.integration.docs.analyst_dataset import HENDON_SPOT, READ_DAYS, SEARCHED_PLATES, SILENT_CAMERA, publish_scene
-from das.postgis.connection import transaction
 from tests.postgres_fixtures import own_database
 
 PURPOSE = "burglary series enquiry, Hendon Way"
@@ -274,7 +274,9 @@ def test_two_investigators_triaging_at_once_lose_nothing_and_the_second_is_told(
         ({"status": "acknowledged", "version": 0, "extra": 1}, 422, "extra"),
     ],
 )
-def test_bad_triage_requests_change_nothing(world: dict[str, Any], body: dict[str, Any], status: int, words: str) -> None:
+def test_bad_triage_requests_change_nothing(
+    world: dict[str, Any], body: dict[str, Any], status: int, words: str
+) -> None:
     flag_id = world["scene"].flags["camera_silent"]
     response = call(world, "investigator", "POST", f"/api/flags/{flag_id}/triage", json=body)
     assert response.status_code == status, response.text
@@ -288,7 +290,9 @@ def test_malformed_json_and_unknown_flags_get_4xx(world: dict[str, Any]) -> None
                "Content-Type": "application/json"}  # fmt: skip
     bad = world["client"].post(f"/api/flags/{flag_id}/triage", content=b"{status:", headers=headers)
     assert bad.status_code == 422 and "JSON" in bad.json()["detail"]
-    unknown = call(world, "investigator", "POST", "/api/flags/nope/triage", json={"status": "acknowledged", "version": 0})
+    unknown = call(
+        world, "investigator", "POST", "/api/flags/nope/triage", json={"status": "acknowledged", "version": 0}
+    )
     assert unknown.status_code == 404
 
 
@@ -398,6 +402,10 @@ def test_stakeout_finds_the_vehicles_seen_at_all_or_enough_of_the_places(world: 
     assert audit_rows(world, "investigator", "search_stakeout")[-1][:2] == (PURPOSE, "STAKE-1")
 
 
+def place_at(lon: float, start: str, end: str) -> dict[str, Any]:
+    return {"lon": lon, "lat": 51, "radius_m": 100, "from": f"{start}T00:00:00Z", "to": f"{end}T00:00:00Z"}
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -406,10 +414,10 @@ def test_stakeout_finds_the_vehicles_seen_at_all_or_enough_of_the_places(world: 
         {"min_places": 4},  # more than the three places
         {"purpose": "short"},
         {"purpose": None},
-        {"places": [{"lon": 0, "lat": 51, "radius_m": 100, "from": "2026-11-23T00:00:00Z", "to": "2026-11-22T00:00:00Z"}] * 2},
-        {"places": [{"lon": 0, "lat": 51, "radius_m": 100, "from": "2026-01-01T00:00:00Z", "to": "2026-11-22T00:00:00Z"}] * 2},
-        {"places": [{"lon": 0, "lat": 51, "radius_m": 100, "from": "2026-11-21T00:00:00Z", "to": "2026-11-22T00:00:00Z"}] * 6},
-        {"places": [{"lon": 500, "lat": 51, "radius_m": 100, "from": "2026-11-21T00:00:00Z", "to": "2026-11-22T00:00:00Z"}] * 2},
+        {"places": [place_at(0, "2026-11-23", "2026-11-22")] * 2},  # ends before it starts
+        {"places": [place_at(0, "2026-01-01", "2026-11-22")] * 2},  # more than 7 days
+        {"places": [place_at(0, "2026-11-21", "2026-11-22")] * 6},  # more than five places
+        {"places": [place_at(500, "2026-11-21", "2026-11-22")] * 2},  # not a longitude
     ],
 )  # fmt: skip
 def test_bad_stakeouts_get_422(world: dict[str, Any], change: dict[str, Any]) -> None:

@@ -176,7 +176,8 @@ END $$;
 """
 
 LIVE = """
--- One notification per hotlist hit published (the web app pushes it to open pages) and one per publish.
+-- One notification per hotlist hit written or extended (the web app pushes it to open pages), and one per
+-- publish. A triage change alone (only the status differs) is not a new hit.
 CREATE FUNCTION das.flags_changed() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
@@ -184,12 +185,19 @@ DECLARE
     hit record;
     changed bigint;
 BEGIN
-    FOR hit IN SELECT n.flag_id, n.flag_type, n.score, n.status FROM new_rows AS n
-               WHERE n.flag_type = 'hotlist_hit' LIMIT 200 LOOP
-        PERFORM pg_notify('das_flags', json_build_object('event', 'flag', 'flag_id', hit.flag_id, 'flag_type',
-                                                         hit.flag_type, 'score', hit.score, 'status', hit.status,
-                                                         'op', TG_OP)::text);
-    END LOOP;
+    IF TG_OP = 'INSERT' THEN
+        FOR hit IN SELECT n.flag_id FROM new_rows AS n WHERE n.flag_type = 'hotlist_hit' LIMIT 200 LOOP
+            PERFORM pg_notify('das_flags', json_build_object('event', 'flag', 'flag_id', hit.flag_id)::text);
+        END LOOP;
+    ELSE
+        FOR hit IN SELECT n.flag_id FROM new_rows AS n JOIN old_rows AS o ON o.flag_id = n.flag_id
+                   WHERE n.flag_type = 'hotlist_hit'
+                     AND (n.summary, n.score, n.window_end, n.related)
+                         IS DISTINCT FROM (o.summary, o.score, o.window_end, o.related)
+                   LIMIT 200 LOOP
+            PERFORM pg_notify('das_flags', json_build_object('event', 'flag', 'flag_id', hit.flag_id)::text);
+        END LOOP;
+    END IF;
     SELECT count(*) INTO changed FROM new_rows;
     IF changed > 0 THEN
         PERFORM pg_notify('das_flags', json_build_object('event', 'published', 'op', TG_OP, 'flags', changed)::text);
@@ -198,7 +206,7 @@ BEGIN
 END $$;
 CREATE TRIGGER flags_changed_insert AFTER INSERT ON das.flags REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION das.flags_changed();
-CREATE TRIGGER flags_changed_update AFTER UPDATE ON das.flags REFERENCING NEW TABLE AS new_rows
+CREATE TRIGGER flags_changed_update AFTER UPDATE ON das.flags REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION das.flags_changed();
 """
 
