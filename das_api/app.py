@@ -9,9 +9,13 @@ Roles (each is the user's PostgreSQL group role, which decides in the end):
 """
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
+import secrets
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -22,7 +26,7 @@ import psycopg2
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -60,6 +64,34 @@ CLIENT_ERRORS = {
     "DA409": 409,
     "57014": 503,  # statement_timeout: narrow the search
 }
+
+DOCS_COOKIE = "das_docs"
+
+
+class DocsPass:
+    """A signed, expiring cookie for engineers' Data Docs: ``name|expiry|hmac`` under a key of this process."""
+
+    LIFETIME_S = 8 * 3600.0
+
+    def __init__(self) -> None:
+        self._key = secrets.token_bytes(32)
+
+    def _sign(self, text: str) -> str:
+        return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()
+
+    def issue(self, name: str) -> str:
+        text = f"{name}|{int(time.time() + self.LIFETIME_S)}"
+        return f"{text}|{self._sign(text)}"
+
+    def holder(self, cookie: str | None) -> str | None:
+        """The engineer's name, or None for a missing, forged or expired cookie."""
+        try:
+            name, expiry, signature = (cookie or "").split("|")
+            fresh = int(expiry) > time.time()
+        except ValueError:
+            return None
+        return name if fresh and hmac.compare_digest(signature, self._sign(f"{name}|{expiry}")) else None
+
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `das users add NAME --role ROLE`")
 
@@ -179,6 +211,7 @@ def create_app(settings: Settings, *, notifier: bool = False) -> FastAPI:
     """The application; ``notifier`` also runs the flag notifier in this process (as the pipeline's role)."""
     database = Database(settings)
     tokens = TokenCache(database)
+    docs_pass = DocsPass()
     live = LiveFlags(settings.api_libpq_dsn)
 
     @asynccontextmanager
@@ -275,8 +308,11 @@ def create_app(settings: Settings, *, notifier: bool = False) -> FastAPI:
             return JSONResponse({"ok": False, "database": str(exc).splitlines()[0]}, status_code=503)  # type: ignore[return-value]
 
     @app.get("/api/me", tags=["service"])
-    def me(principal: Annotated[Principal, Depends(user)]) -> dict[str, str]:
-        """Who the token belongs to, and their role."""
+    def me(principal: Annotated[Principal, Depends(user)], response: Response) -> dict[str, str]:
+        """Who the token belongs to, and their role (an engineer also gets the cookie that opens Data Docs)."""
+        if principal.role == "engineer":
+            response.set_cookie(DOCS_COOKIE, docs_pass.issue(principal.name), max_age=int(DocsPass.LIFETIME_S),
+                                path="/data-docs", httponly=True, samesite="strict")  # fmt: skip
         return {"name": principal.name, "role": principal.role}
 
     # ---- flags ----
@@ -601,8 +637,22 @@ def create_app(settings: Settings, *, notifier: bool = False) -> FastAPI:
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-store"})
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    if settings.data_docs_dir.is_dir():
-        app.mount("/data-docs", StaticFiles(directory=settings.data_docs_dir, html=True), name="data-docs")
+    # Data Docs are plain pages a link opens (no bearer header): they need the engineer's signed cookie, which
+    # /api/me sets. They appear with the first validation, maybe after start-up: mounted regardless.
+    docs_files = StaticFiles(directory=settings.data_docs_dir, html=True, check_dir=False)
+
+    async def data_docs(scope: Any, receive: Any, send: Any) -> None:
+        if docs_pass.holder(Request(scope).cookies.get(DOCS_COOKIE)) is None:
+            refused = PlainTextResponse("Data Docs are for engineers: sign in to das as an engineer first", 401)
+            await refused(scope, receive, send)
+            return
+        if not settings.data_docs_dir.is_dir():
+            missing = PlainTextResponse("no Data Docs yet: they are built by the first ingest's validation", 404)
+            await missing(scope, receive, send)
+            return
+        await docs_files(scope, receive, send)
+
+    app.mount("/data-docs", data_docs, name="data-docs")
     return app
 
 

@@ -12,6 +12,8 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,3 +97,24 @@ def test_the_wheel_runs_migrations_and_a_dag_without_the_checkout(installed: tup
         cwd=work,
     )
     assert count.stdout.strip() == "900"
+
+    # The web app is in the wheel too: its page, its pinned Leaflet (no CDN) and the API answer from the install.
+    port = free_port()
+    server = subprocess.Popen([das, "serve", "--port", str(port), "--no-notifier"], env=env, cwd=work,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        base, deadline, pages = f"http://127.0.0.1:{port}", time.monotonic() + 90, {}
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                for path in ("/healthz", "/", "/static/vendor/leaflet.js", "/openapi.json"):
+                    with urllib.request.urlopen(base + path, timeout=5) as answer:
+                        pages[path] = answer.read()
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert server.poll() is None, server.stderr.read().decode()[-3000:] if server.stderr else ""
+        assert b"leaflet.js" in pages["/"] and b"Leaflet" in pages["/static/vendor/leaflet.js"][:2000]
+        assert b"/api/search/stakeout" in pages["/openapi.json"]
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
