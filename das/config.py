@@ -109,8 +109,11 @@ class ConvoyParams(BaseModel):
 class VehicleNearCrimesParams(BaseModel):
     radius_m: float = 500.0
     window_min: float = 30.0
-    min_crimes: int = 2
+    min_crimes: int = 2  # separate occasions (crimes close in space and time are one)
     max_window_hours: float = 24.0  # crimes whose time window is wider than this cannot take part
+    occasion_gap_min: float = 60.0  # crimes within radius_m whose windows come this close are one occasion
+    fdr_alpha: float = 0.05  # Benjamini-Hochberg over every plate seen
+    min_baseline_hours: float = 24.0  # the crime rate's period is at least this long
 
 
 class NearRepeatParams(BaseModel):

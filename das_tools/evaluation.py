@@ -30,6 +30,7 @@ from typing import Any
 from schemas.tables import FLAG_TYPES
 
 Matcher = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
+RANKED_TYPES = ("convoy", "vehicle_near_crimes")  # leads an investigator reads top-down: precision at k matters
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,14 @@ class TypeScore:
     ignored: int
     missed: list[str] = field(default_factory=list)  # subjects of unmatched truth items
     false_positives: list[str] = field(default_factory=list)  # subjects of FP flags
+    top_k_hits: int | None = None  # ranked types: of the k strongest flags (k = truth items), how many are planted
+
+    @property
+    def precision_at_k(self) -> float | None:
+        """Share of the k strongest flags that are planted (k = the number planted); None for unranked types."""
+        if self.top_k_hits is None or not self.truth_items:
+            return None
+        return self.top_k_hits / self.truth_items
 
     @property
     def precision_defined(self) -> bool:
@@ -74,16 +83,17 @@ class EvalReport:
     def format_table(self) -> str:
         header = (
             f"{'flag_type':<20} {'truth':>5} {'flags':>5} {'tp':>4} {'fp':>4} {'fn':>4} {'dup':>4} "
-            f"{'ign':>5} {'precision':>9} {'recall':>7} {'f1':>6}"
+            f"{'ign':>5} {'precision':>9} {'recall':>7} {'f1':>6} {'prec@k':>6}"
         )
         lines = [header, "-" * len(header)]
         for s in self.scores.values():
             p = f"{s.precision:.3f}" if s.precision_defined else "n/a"
             r = f"{s.recall:.3f}" if s.recall_defined else "n/a"
             f1 = f"{s.f1:.3f}" if s.precision_defined or s.recall_defined else "n/a"
+            at_k = f"{s.precision_at_k:.3f}" if s.precision_at_k is not None else "-"
             lines.append(
                 f"{s.flag_type:<20} {s.truth_items:>5} {s.flags:>5} {s.tp:>4} {s.fp:>4} {s.fn:>4} "
-                f"{s.duplicates:>4} {s.ignored:>5} {p:>9} {r:>7} {f1:>6}"
+                f"{s.duplicates:>4} {s.ignored:>5} {p:>9} {r:>7} {f1:>6} {at_k:>6}"
             )
         return "\n".join(lines)
 
@@ -94,6 +104,7 @@ class EvalReport:
                 "precision": s.precision,
                 "recall": s.recall,
                 "f1": s.f1,
+                "precision_at_k": s.precision_at_k,
                 "precision_defined": s.precision_defined,
                 "recall_defined": s.recall_defined,
             }
@@ -158,6 +169,13 @@ def _score(
         else:
             fp_subjects.append(flag["subject"])
     tp = sum(matched)
+    top_k_hits = None
+    if flag_type in RANKED_TYPES:
+        strongest = sorted(flags, key=lambda f: (-float(f.get("score") or 0.0), str(f.get("flag_id"))))[: len(items)]
+        top_k_hits = sum(
+            any(match({"subject": str(f.get("subject")), "related": _as_list(f.get("related"))}, it) for it in items)
+            for f in strongest
+        )
     return TypeScore(
         flag_type=flag_type,
         truth_items=len(items),
@@ -169,6 +187,7 @@ def _score(
         ignored=ignored,
         missed=[it["subject"] for i, it in enumerate(items) if not matched[i]],
         false_positives=fp_subjects,
+        top_k_hits=top_k_hits,
     )
 
 

@@ -1,30 +1,51 @@
-"""vehicle_near_crimes: a plate read near several distinct crimes around the time each happened.
+"""vehicle_near_crimes: a plate seen near more separate crimes than chance predicts for its own travel.
 
-A read counts for a crime when it is within ``radius_m`` (BNG metres, the read's own position at read
-time) and within [occurred_from - window_min, occurred_to + window_min]. Crimes without a point, or
-whose time is only known to the month (or whose window is wider than ``max_window_hours``) take no
-part. Crimes are matched to nearby cameras first on a grid of ``radius_m`` squares (crimes x cameras
-is small and broadcast), then reads are joined on camera_id and the time window.
+A read counts for a crime when it is within ``radius_m`` (BNG metres, the read's own position at read time) and
+within [occurred_from - window_min, occurred_to + window_min]. Crimes without an exact point (snapped or none),
+whose time is only known to the month, or whose window is wider than ``max_window_hours`` take no part.
 
-One flag per plate over the reads given (window = first to last matching read) with >= ``min_crimes``
-distinct crimes. Score = rarity x strength: strength = 1 - 0.5^(crimes - min_crimes + 1) (0.5 at the
-threshold); rarity is an IDF weight on how widely the plate travelled that day,
-log((C + 1) / d) / log(C + 1) with d the plate's distinct cameras that day and C the network's active
-cameras that day (1 for a plate seen at one camera, near 0 for a bus seen everywhere); the flag takes
-the lowest rarity over the days of its matches.
+Occasions, not crimes: crimes within ``radius_m`` of each other whose windows come within ``occasion_gap_min``
+form one occasion (single linkage, ``statistics.space_time_clusters``), so three crimes at one spot in one
+minute are one occasion, and a read counts for one occasion at most (observed k = min(occasions, matched reads)).
+
+Surprise, not volume: the chance of a read matching an occasion at camera c is the local occasion rate,
+lambda_c = sum over occasions near c of (span + 2 window) / B, with B the hours the crime data covers (at least
+``min_baseline_hours``), times the hour-of-day factor of crimes (24 x the share of crime starts in that hour,
+smoothed). A plate's exposure mu = the sum over its distinct (camera, 2-window bucket) of lambda_c x factor(hour):
+every read it made, not only the matching ones. Its p-value is P(Poisson(mu) >= k); q-values are
+Benjamini-Hochberg over every plate seen. A flag needs k >= ``min_crimes`` occasions and q <= ``fdr_alpha``.
+Score = min(1, -log10(p) / 10): 1.0 at p <= 1e-10. A vehicle that passes everywhere has a large mu, so a few
+occasions are no surprise for it: its score is low by the model, not by a special rule.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pyspark.sql import DataFrame
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from das.config import VehicleNearCrimesParams
-from jobs.detectors.common import DetectorInputs, evidence_entry, flag_type_of, flags_from, read_evidence, usable_crimes
+from jobs.detectors.common import (
+    DetectorInputs,
+    empty_content,
+    epoch_seconds,
+    evidence_entry,
+    flag_type_of,
+    flags_from,
+    read_evidence,
+    to_flags_frame,
+    usable_crimes,
+)
+from jobs.detectors.statistics import benjamini_hochberg, poisson_tail, space_time_clusters
 
 FLAG_TYPE = flag_type_of(__name__)
+
+
+def empty_content_flags(spark: SparkSession, params: VehicleNearCrimesParams, now: datetime, salt: str) -> DataFrame:
+    return to_flags_frame(empty_content(spark), FLAG_TYPE, params, now, salt)
 
 
 def _grid(easting: F.Column, northing: F.Column, size_m: float) -> tuple[F.Column, F.Column]:
@@ -68,13 +89,77 @@ def _crime_cameras(crimes: DataFrame, cameras: DataFrame, radius_m: float) -> Da
     )
 
 
+def crime_occasions(crimes: pd.DataFrame, params: VehicleNearCrimesParams) -> pd.DataFrame:
+    """crime_id -> occasion (a number) for the usable crimes, with each occasion's span in hours."""
+    if crimes.empty:
+        return crimes.assign(occasion=pd.Series(dtype="int64"), span_h=pd.Series(dtype="float64"))
+    numbers = space_time_clusters(
+        crimes["easting"].to_numpy(float),
+        crimes["northing"].to_numpy(float),
+        crimes["t0"].to_numpy(float),
+        crimes["t1"].to_numpy(float),
+        params.radius_m,
+        params.occasion_gap_min * 60.0,
+    )
+    out = crimes.assign(occasion=numbers)
+    spans = out.groupby("occasion").agg(o0=("t0", "min"), o1=("t1", "max"))
+    out = out.join((spans["o1"] - spans["o0"]).rename("span_h") / 3600.0, on="occasion")
+    return out
+
+
+def hour_factors(starts: pd.Series) -> pd.DataFrame:
+    """24 x the (add-one smoothed) share of crime starts in each UTC hour: 1.0 everywhere for a flat day."""
+    hours = (starts // 3600 % 24).astype(int)
+    counts = np.bincount(hours, minlength=24) if len(hours) else np.zeros(24)
+    factor = 24.0 * (counts + 1.0) / (counts.sum() + 24.0)
+    return pd.DataFrame({"hour": np.arange(24, dtype=np.int32), "factor": factor})
+
+
+def surprise(candidates: pd.DataFrame, plates_seen: int, params: VehicleNearCrimesParams) -> pd.DataFrame:
+    """p (Poisson tail of k occasions given exposure mu), BH q over every plate seen, score and verdict."""
+    p = poisson_tail(candidates["k"].to_numpy(), candidates["mu"].to_numpy())
+    q = benjamini_hochberg(p, n_tests=plates_seen)
+    score = np.clip(-np.log10(np.maximum(p, 1e-300)) / 10.0, 0.0, 1.0)
+    return candidates.assign(
+        p=p, q=q, score=score, keep=(candidates["k"] >= params.min_crimes) & (q <= params.fdr_alpha)
+    )
+
+
 def detect(inputs: DetectorInputs, params: VehicleNearCrimesParams, now: datetime) -> DataFrame:
-    crimes = usable_crimes(inputs.crimes, max_window_hours=params.max_window_hours)
-    crime_cameras = _crime_cameras(crimes, inputs.cameras, params.radius_m).select(
+    spark = inputs.spark
+    crimes = usable_crimes(inputs.crimes, max_window_hours=params.max_window_hours).where(
+        F.col("location_precision") == "exact"  # a snapped point can be streets away from the scene
+    )
+    crime_table = crime_occasions(
+        crimes.select(
+            "crime_id",
+            "easting",
+            "northing",
+            epoch_seconds(F.col("occurred_from")).alias("t0"),
+            epoch_seconds(F.col("occurred_to")).alias("t1"),
+        ).toPandas(),
+        params,
+    )
+    if crime_table.empty:
+        return empty_content_flags(spark, params, now, inputs.flag_id_salt)
+    window_h = params.window_min / 60.0
+    baseline_h = max(params.min_baseline_hours, (crime_table["t1"].max() - crime_table["t0"].min()) / 3600.0)
+    occasions = F.broadcast(spark.createDataFrame(crime_table[["crime_id", "occasion", "span_h"]]))
+    crimes = crimes.join(occasions, "crime_id")
+    crime_cameras = _crime_cameras(crimes, inputs.cameras, params.radius_m).join(occasions, "crime_id")
+    camera_rate = (
+        crime_cameras.select("camera_id", "occasion", "span_h")
+        .distinct()
+        .groupBy("camera_id")
+        .agg((F.sum(F.col("span_h") + 2 * window_h) / baseline_h).alias("rate"))
+    )
+    factors = F.broadcast(spark.createDataFrame(hour_factors(crime_table["t0"])))
+    crime_cameras = crime_cameras.select(
         "crime_id",
         "crime_type",
         "occurred_from",
         "occurred_to",
+        "occasion",
         F.col("camera_id").alias("near_camera_id"),
         *[F.col(c).alias(f"crime_{c}") for c in ("easting", "northing", "longitude", "latitude", "location")],
     )
@@ -97,35 +182,48 @@ def detect(inputs: DetectorInputs, params: VehicleNearCrimesParams, now: datetim
         .withColumn("distance_m", read_distance)
         .where(F.col("distance_m") <= params.radius_m)
     )
-    plate_crimes = (
+    observed = (
         matches.groupBy("plate")
-        .agg(F.countDistinct("crime_id").alias("n_crimes"))
-        .where(F.col("n_crimes") >= params.min_crimes)
-    )
-    matches = matches.join(plate_crimes, "plate")  # small: only the candidate plates
-
-    # Rarity: how widely each candidate plate travelled on the days of its matches.
-    days = matches.select("plate", "read_date").distinct()
-    plate_day_cameras = (
-        reads.join(F.broadcast(days), ["plate", "read_date"])
-        .groupBy("plate", "read_date")
-        .agg(F.countDistinct("camera_id").alias("plate_cameras"))
-    )
-    network_day_cameras = (
-        reads.join(F.broadcast(days.select("read_date").distinct()), "read_date")
-        .groupBy("read_date")
-        .agg(F.countDistinct("camera_id").alias("network_cameras"))
-    )
-    rarity = (
-        plate_day_cameras.join(network_day_cameras, "read_date")
-        .withColumn(
-            "rarity",
-            F.log((F.col("network_cameras") + 1) / F.col("plate_cameras")) / F.log(F.col("network_cameras") + 1),
+        .agg(
+            F.countDistinct("occasion").alias("n_occasions"),
+            F.countDistinct("read_id").alias("n_matched_reads"),
+            F.countDistinct("read_date").alias("n_days"),
         )
-        .groupBy("plate")
-        .agg(F.min("rarity").alias("rarity"), F.max("plate_cameras").alias("plate_cameras"))
+        .withColumn("k", F.least("n_occasions", "n_matched_reads"))
+        .where(F.col("k") >= params.min_crimes)
     )
-
+    # Exposure of the candidates: every read they made, one per camera and 2-window bucket, at its place and hour.
+    bucket_s = max(2 * params.window_min * 60.0, 1.0)
+    exposure = (
+        reads.join(F.broadcast(observed.select("plate")), "plate")
+        .withColumn("bucket", F.floor(epoch_seconds(F.col("read_at")) / bucket_s))
+        .groupBy("plate", "camera_id", "bucket")
+        .agg(F.count("*").alias("reads_in_bucket"))
+        .withColumn("hour", (F.col("bucket") * bucket_s / 3600 % 24).cast("int"))
+        .join(F.broadcast(camera_rate), "camera_id", "left")
+        .join(factors, "hour", "left")
+        .groupBy("plate")
+        .agg(
+            F.sum(F.coalesce(F.col("rate"), F.lit(0.0)) * F.coalesce(F.col("factor"), F.lit(1.0))).alias("mu"),
+            F.sum("reads_in_bucket").alias("n_reads"),
+        )
+    )
+    candidates = pd.DataFrame(observed.join(exposure, "plate").toPandas())
+    if candidates.empty:
+        return empty_content_flags(spark, params, now, inputs.flag_id_salt)
+    plates_seen = reads.select("plate").distinct().count()
+    verdicts = surprise(candidates, plates_seen, params)
+    verdicts = verdicts[verdicts["keep"]]
+    if verdicts.empty:
+        return empty_content_flags(spark, params, now, inputs.flag_id_salt)
+    kept = F.broadcast(
+        spark.createDataFrame(
+            verdicts[["plate", "k", "n_days", "n_reads", "mu", "p", "q", "score"]].astype(
+                {"k": "int64", "n_days": "int64", "n_reads": "int64"}
+            )
+        )
+    )
+    matches = matches.join(kept.select("plate"), "plate")
     read_detail = F.concat(
         F.format_number("distance_m", 0),
         F.lit(" m from "),
@@ -171,7 +269,7 @@ def detect(inputs: DetectorInputs, params: VehicleNearCrimesParams, now: datetim
         F.struct("occurred_from", "crime_id"),
     )
     per_plate = (
-        matches.groupBy("plate", "n_crimes")
+        matches.groupBy("plate")
         .agg(
             F.array_sort(F.collect_set("crime_id")).alias("related"),
             F.array_sort(F.collect_set("crime_type")).alias("crime_types"),
@@ -180,26 +278,30 @@ def detect(inputs: DetectorInputs, params: VehicleNearCrimesParams, now: datetim
             F.max("read_at").alias("window_end"),
             first_crime.alias("first"),
         )
-        .join(rarity, "plate")
+        .join(kept, "plate")
         .join(evidence, "plate")
     )
-    strength = 1.0 - F.pow(F.lit(0.5), F.col("n_crimes") - params.min_crimes + 1)
     summary = F.concat(
         F.col("plate"),
-        F.lit(" read at "),
-        F.col("n_cameras").cast("string"),
-        F.lit(f" camera(s) within {params.radius_m:g} m and {params.window_min:g} min of "),
-        F.col("n_crimes").cast("string"),
-        F.lit(" crimes ("),
+        F.lit(" near "),
+        F.col("k").cast("string"),
+        F.lit(" separate crimes ("),
         F.array_join("crime_types", ", "),
-        F.lit(") between "),
+        F.lit(") on "),
+        F.col("n_days").cast("string"),
+        F.lit(" day(s), within "),
+        F.lit(f"{params.radius_m:g} m and {params.window_min:g} min, between "),
         F.date_format("window_start", "yyyy-MM-dd HH:mm"),
         F.lit(" and "),
         F.date_format("window_end", "yyyy-MM-dd HH:mm"),
-        F.lit(" UTC; seen at "),
-        F.col("plate_cameras").cast("string"),
-        F.lit(" camera(s) that day (rarity "),
-        F.format_number("rarity", 2),
+        F.lit(" UTC; about "),
+        F.format_string("%.2g", F.col("mu")),
+        F.lit(" expected by chance for a vehicle with its "),
+        F.col("n_reads").cast("string"),
+        F.lit(" reads at those places and hours (p = "),
+        F.format_string("%.1e", F.col("p")),
+        F.lit(", q = "),
+        F.format_string("%.1e", F.col("q")),
         F.lit(")."),
     )
     return flags_from(
@@ -209,7 +311,7 @@ def detect(inputs: DetectorInputs, params: VehicleNearCrimesParams, now: datetim
         now,
         salt=inputs.flag_id_salt,
         subject="plate",
-        score=F.col("rarity") * strength,
+        score="score",
         summary=summary,
         longitude="first.longitude",
         latitude="first.latitude",

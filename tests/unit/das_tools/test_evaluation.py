@@ -99,9 +99,22 @@ def test_types_with_nothing_to_count_report_one_and_na() -> None:
     assert hot.recall == 0.0 and hot.precision == 1.0 and not hot.precision_defined
     table = report.format_table()
     silent_line = next(line for line in table.splitlines() if line.startswith("camera_silent"))
-    assert silent_line.split()[-3:] == ["n/a", "n/a", "n/a"]
+    assert silent_line.split()[-4:] == ["n/a", "n/a", "n/a", "-"]  # not a ranked type: no precision at k
     hot_line = next(line for line in table.splitlines() if line.startswith("hotlist_hit"))
-    assert hot_line.split()[-3:] == ["n/a", "0.000", "0.000"]
+    assert hot_line.split()[-4:] == ["n/a", "0.000", "0.000", "-"]
+
+
+def test_ranked_types_report_precision_at_k() -> None:
+    truth = {"flags": {"vehicle_near_crimes": [{"subject": "OFF1"}, {"subject": "OFF2"}]}}
+    flags = [
+        {"flag_type": "vehicle_near_crimes", "subject": "CHANCE", "score": 0.9, "flag_id": "a"},
+        {"flag_type": "vehicle_near_crimes", "subject": "OFF1", "score": 0.8, "flag_id": "b"},
+        {"flag_type": "vehicle_near_crimes", "subject": "OFF2", "score": 0.1, "flag_id": "c"},
+    ]
+    scored = evaluate(flags, truth).scores["vehicle_near_crimes"]
+    assert scored.recall == 1.0 and scored.precision_at_k == 0.5  # the top 2 hold one offender
+    assert evaluate(flags, truth).to_dict()["vehicle_near_crimes"]["precision_at_k"] == 0.5
+    assert evaluate(flags, truth).scores["hotlist_hit"].precision_at_k is None
 
 
 def test_related_may_come_as_json_text_and_report_serialises() -> None:

@@ -52,6 +52,9 @@ EXPECTED_GEOMETRIES = {
     "quarantine_counts": {},
     "audit_log": {},
     "api_users": {},
+    "flag_triage": {},
+    "flag_notifications": {},
+    "quality_results": {},
 }
 
 
@@ -139,6 +142,9 @@ def test_primary_keys_are_the_natural_keys_plus_the_partition_column() -> None:
         "quarantine_counts": ["source", "reason_code", "source_file", "ingest_date"],
         "audit_log": ["audit_id"],
         "api_users": ["name"],
+        "flag_triage": ["flag_id", "version"],
+        "flag_notifications": ["flag_id", "channel"],
+        "quality_results": ["ingest_run_id", "table_name", "check_name"],
     }
     got = {t.name: [c.name for c in t.primary_key.columns] for t in METADATA.tables.values()}
     assert got == expected
