@@ -97,8 +97,9 @@ def test_reconciliation_and_postgis_flags_with_evidence(pipeline) -> None:  # ty
         assert cur.fetchone()[0] == summary.table_rows["silver/anpr_reads"]
         # Every ingest run's quality checks reached PostGIS with the run (the engineer view reads them there).
         cur.execute(
-            "SELECT count(DISTINCT r.ingest_run_id), count(DISTINCT q.ingest_run_id), count(q.*) FROM das.ingest_runs r "
-            "LEFT JOIN das.quality_results q USING (ingest_run_id) WHERE r.status = 'succeeded' AND r.rows_published > 0"
+            "SELECT count(DISTINCT r.ingest_run_id), count(DISTINCT q.ingest_run_id), count(q.*) "
+            "FROM das.ingest_runs r LEFT JOIN das.quality_results q USING (ingest_run_id) "
+            "WHERE r.status = 'succeeded' AND r.rows_published > 0"
         )
         runs, checked, checks = cur.fetchone()
         assert runs == checked > 0 and checks >= runs * 5

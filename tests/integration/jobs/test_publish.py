@@ -48,7 +48,7 @@ def test_publish_starts_no_jvm_and_publishes_what_ingest_committed(
         assert done.returncode == 0, done.stderr[-3000:]
         result = json.loads(done.stdout.strip().splitlines()[-1])
         assert result["jvm"] is False and result["pyspark_session"] is False
-        assert result["published"] == {"ingest_runs": 1, "hotlist": 2}
+        assert result["published"] == {"ingest_runs": 1, "hotlist": 2, "quality_results": 25}  # one per GX check
         with connect(settings) as conn, conn.cursor() as cur:
             cur.execute("SELECT plate FROM das.hotlist ORDER BY plate")
             assert [r[0] for r in cur.fetchall()] == ["AB12CDE", "LB07SEO"]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+
 import pytest
 
 from das.config import VehicleNearCrimesParams
