@@ -265,6 +265,19 @@ def create_app(settings: Settings, *, notifier: bool = False) -> FastAPI:
 
         return check
 
+    @app.middleware("http")
+    async def reject_nul(request: Request, call_next: Callable[[Request], Any]) -> Any:
+        # PostgreSQL text cannot hold NUL, so refuse it here as bad input rather than fail in the driver.
+        named = [name for name, value in request.query_params.multi_items() if "\x00" in name + value]
+        if "\x00" in request.url.path:
+            named.append("path")
+        if named:
+            return JSONResponse(
+                {"detail": f"{', '.join(sorted(set(named)))}: NUL characters are not allowed; remove them"},
+                status_code=422,
+            )
+        return await call_next(request)
+
     @app.exception_handler(psycopg2.Error)
     async def database_error(request: Request, exc: psycopg2.Error) -> JSONResponse:
         status = CLIENT_ERRORS.get(exc.pgcode or "")

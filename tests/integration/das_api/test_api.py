@@ -447,6 +447,22 @@ def test_cameras_come_with_coverage_and_health_a_page_at_a_time(world: dict[str,
     assert silent["last_read_at"] is not None
 
 
+@pytest.mark.parametrize(
+    ("who", "path", "params"),
+    [
+        ("engineer", "/api/ingest-runs", {"source": "\x00"}),
+        ("investigator", "/api/flags", {"type": "hotlist_hit\x00"}),
+        ("investigator", "/api/plates/AB%0012/history", {"purpose": "case work"}),
+    ],
+)
+def test_nul_characters_get_422_naming_the_parameter(
+    world: dict[str, Any], who: str, path: str, params: dict[str, str]
+) -> None:
+    response = call(world, who, "GET", path, params=params)
+    assert response.status_code == 422, response.text
+    assert "NUL" in response.json()["detail"]
+
+
 def test_engineers_see_runs_reconciled_quarantine_and_the_outbox(world: dict[str, Any]) -> None:
     runs = ok(call(world, "engineer", "GET", "/api/ingest-runs"))
     assert runs["runs"] and all(r["reconciled"] for r in runs["runs"] if r["status"] == "succeeded")

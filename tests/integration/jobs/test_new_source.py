@@ -118,7 +118,7 @@ def test_a_new_source_ingests_end_to_end_with_only_a_spec_and_a_conform_function
     assert summary["rows_duplicate"] == 1
     assert summary["quarantine_reasons"] == {"missing_required_field": 1, "malformed_row": 1}
     # publish "none": only the ledger goes to PostGIS, and the quarantine summary (one row per reason)
-    assert published == {"ingest_runs": 1, "quarantine_counts": 2}
+    assert published == {"ingest_runs": 1, "quarantine_counts": 2, "quality_results": 22}  # one per GX check
     assert again["files_skipped"] == 1 and again["rows_published"] == 0
 
     lake = DeltaRsLake(tasks.runtime(settings).spark, settings.lake)
