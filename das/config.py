@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas.governance import API_LOGIN
@@ -99,11 +99,23 @@ class ConvoyParams(BaseModel):
     min_cameras: int = 4
     min_occasions: int = 2
     occasion_gap_s: float = 3600.0  # co-reads more than this apart are separate occasions
+    # A convoy moves together: on min_occasions occasions it passes two successive cameras together, the
+    # two reads of each vehicle at most this far apart.
+    segment_max_s: float = 1200.0
     min_lift: float = 5.0
     # Share of the two plates' reads made together (Ochiai, 0..1): vehicles that merely cross paths
     # (fleet vehicles roaming the same area all day) co-read a few times out of many reads.
     min_together: float = 0.5
     max_plates_per_camera_window: int = 200  # guards the self-join on very busy cameras
+
+    @model_validator(mode="after")
+    def _segment_within_an_occasion(self) -> ConvoyParams:
+        if self.segment_max_s >= self.occasion_gap_s:
+            raise ValueError(
+                f"convoy segment_max_s ({self.segment_max_s:g}) must be below occasion_gap_s "
+                f"({self.occasion_gap_s:g}): two successive cameras passed together belong to one occasion"
+            )
+        return self
 
 
 class VehicleNearCrimesParams(BaseModel):

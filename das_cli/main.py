@@ -710,6 +710,18 @@ def bench_scenario(
     _echo_report(lambda: run_bench(reads, out))
 
 
+@bench_app.command("convoy")
+def bench_convoy(
+    reads: Annotated[int, typer.Option(help="ANPR reads in the simulated day")] = 1_000_000,
+    exact: Annotated[bool, typer.Option(help="also run the exact pairwise algorithm, the reference")] = True,
+    out: Annotated[Path | None, typer.Option(help="write the markdown result here")] = None,
+) -> None:
+    """Convoy pairing by segment candidates beside the exact pairwise pairing: time, memory, the same pairs."""
+    from das_tools.bench.convoy import bench_convoy as run_bench
+
+    _echo_report(lambda: run_bench(reads, out, exact=exact))
+
+
 @bench_app.command("analyst")
 def bench_analyst(
     reads: Annotated[int, typer.Option(help="ANPR reads in PostGIS, spread over --days")] = 30_000_000,

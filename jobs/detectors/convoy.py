@@ -1,10 +1,40 @@
 """convoy: plates read together (same camera, within ``delta_t_s``) at several cameras on several occasions.
 
-Scaling: read times are bucketed into ``delta_t_s`` buckets; each read is joined with the later reads
-of the same camera in its own and the next bucket (an equi-join on (camera_id, bucket), the later side
-exploded to bucket and bucket-1), keeping pairs within ``delta_t_s``, then ordered plate1 < plate2. Reads in
-a very busy window (more than ``max_plates_per_camera_window`` reads at the camera within
-``delta_t_s``; reads approximate plates) take no part in pairing: there a co-read means nothing.
+A co-read is two reads of different plates at one camera within ``delta_t_s``. Reads in a very busy window
+(more than ``max_plates_per_camera_window`` reads at the camera within ``delta_t_s``; reads approximate plates)
+take no part: there a co-read means nothing. Only plates seen at >= ``min_cameras`` cameras take part.
+
+A convoy moves together: on >= ``min_occasions`` of its occasions the pair passes two successive cameras
+together, that is two co-reads at different cameras that are consecutive reads of both plates, at most
+``segment_max_s`` apart for each (``_moved_together``; ``segment_max_s`` < ``occasion_gap_s``, so both
+co-reads fall in one occasion). Vehicles that only ever meet at one camera at a time, hours apart,
+are not travelling together however many cameras they meet at.
+
+Candidates without the pairwise self-join (``_co_reads_by_segments``). Every read at one camera pairs with
+every other read there within ``delta_t_s``, so the exact co-reads (``_co_reads_exact``) grow with the square
+of the traffic through a camera. Instead each plate emits *segments*: each of its reads with its next read,
+when that is at another camera at most ``segment_max_s`` later, as an integer row (A, B, bucket at A, time
+at A, time at B) with A < B by camera key and buckets ``delta_t_s`` wide. Two plates are candidates when
+they share a segment: an equi-join on (A, B, bucket at A), one side shifted a bucket either way, both
+ends then within ``delta_t_s``. Only the candidates' reads are paired exactly, and everything after that
+(cameras, occasions, moved together, lift, together) is judged on exact co-reads.
+
+Recall, exactly: let plates p and q meet the rule. They passed two successive cameras A and B together:
+p's reads at A and B are consecutive and at most ``segment_max_s`` apart, so p emits the segment (A, B),
+and so does q (whichever of its two reads comes first). At A their reads are within ``delta_t_s``, so
+their buckets differ by at most one, and at B too: the join pairs them. That happens on two occasions
+at least, and co-reads on separate occasions are more than ``occasion_gap_s`` apart, so p's reads at the
+two shared segments are more than ``occasion_gap_s - delta_t_s`` apart: the pair is a candidate. A
+candidate is then judged on all its co-reads, the same rows the exact pairing gives it (both pair the
+same pool of reads, with the same sequence numbers). The flagged pairs are therefore identical:
+``tests/integration/jobs/detectors/test_convoy_scale.py`` checks it on the 1M scenario, and
+``das bench convoy`` at any size.
+
+Cost: one segment per read at most, so segments grow linearly with reads; a match needs two vehicles
+within ``delta_t_s`` of each other at two successive cameras of both, not at one camera, so chance company
+at one busy camera drops out before any read is paired. Chance pairs on one road still meet that, and
+their number grows with the square of a road's traffic, but with a far smaller constant (BENCHMARKS.md).
+Rows are narrow and integer-encoded (plate and camera keys, buckets, microseconds).
 
 Plates seen at fewer than ``min_cameras`` cameras are dropped before pairing (window volumes are
 counted over all reads first). Co-reads of a pair are split into occasions (a gap over
@@ -43,20 +73,121 @@ from jobs.detectors.common import DetectorInputs, evidence_entry, flag_type_of, 
 FLAG_TYPE = flag_type_of(__name__)
 
 
-def _co_reads(reads: DataFrame, params: ConvoyParams) -> DataFrame:
+_SIDE = ["read_id", "plate", "micros", "seq", "read_at", "longitude", "latitude"]
+
+
+def _eligible(reads: DataFrame, params: ConvoyParams) -> DataFrame:
+    return reads.where(F.col("window_volume") + 1 <= params.max_plates_per_camera_window)
+
+
+def _in_plate_order(pairs: DataFrame) -> DataFrame:
+    """``*_a``/``*_b`` read pairs -> ``*_1``/``*_2`` with plate_1 < plate_2."""
+    a_first = F.col("plate_a") < F.col("plate_b")
+    return pairs.select(
+        "camera_id",
+        *[F.when(a_first, F.col(f"{c}_a")).otherwise(F.col(f"{c}_b")).alias(f"{c}_1") for c in _SIDE],
+        *[F.when(a_first, F.col(f"{c}_b")).otherwise(F.col(f"{c}_a")).alias(f"{c}_2") for c in _SIDE],
+    )
+
+
+def _pool(reads: DataFrame, travelled: DataFrame, params: ConvoyParams) -> DataFrame:
+    """The reads that take part in pairing (eligible, of travelled plates), each with its place ``seq`` in
+    its plate's day and the plate's next read (``next_camera``, ``next_micros``)."""
+    in_plate_order = Window.partitionBy("plate").orderBy("micros", "read_id")
+    return (
+        _eligible(reads, params)
+        .join(travelled.select("plate"), "plate", "left_semi")
+        .withColumn("seq", F.row_number().over(in_plate_order))
+        .withColumn("next_camera", F.lead("camera_id").over(in_plate_order))
+        .withColumn("next_micros", F.lead("micros").over(in_plate_order))
+    )
+
+
+def _co_reads_by_segments(pool: DataFrame, params: ConvoyParams) -> DataFrame:
+    """The co-reads of the candidate pairs only (see the module docstring): the exact co-reads of every pair
+    that can meet the rule, without pairing every read with every other at its camera."""
+    plate_keys = pool.select("plate").distinct().withColumn("plate_key", F.monotonically_increasing_id())
+    camera_keys = (
+        pool.select("camera_id")
+        .distinct()
+        .withColumn("camera_key", F.dense_rank().over(Window.orderBy("camera_id")).cast("int"))
+    )
+    # Read by the segments and by the exact pairing below: decode and key once.
+    keyed = (
+        pool.join(plate_keys, "plate")
+        .join(F.broadcast(camera_keys), "camera_id")
+        .join(F.broadcast(camera_keys.toDF("next_camera", "next_key")), "next_camera", "left")
+        .localCheckpoint()
+    )
+    delta_micros = int(params.delta_t_s * 1_000_000)
+    # Segments: a read and the plate's next read, at another camera, at most segment_max_s later; as
+    # (A, B) with A < B by camera key and micros_a the read at A.
+    forward = F.col("camera_key") < F.col("next_key")
+    segments = (
+        keyed.where(
+            (F.col("next_key") != F.col("camera_key"))
+            & (F.col("next_micros") - F.col("micros") <= int(params.segment_max_s * 1_000_000))
+        )
+        .select(
+            "plate_key",
+            F.least("camera_key", "next_key").alias("cam_a"),
+            F.greatest("camera_key", "next_key").alias("cam_b"),
+            F.when(forward, F.col("micros")).otherwise(F.col("next_micros")).alias("micros_a"),
+            F.when(forward, F.col("next_micros")).otherwise(F.col("micros")).alias("micros_b"),
+        )
+        .withColumn("bucket_a", F.floor(F.col("micros_a") / delta_micros))
+    )
+    # Two plates share a segment when both ends co-read: an equi-join on (A, B, bucket at A), the other
+    # side shifted a bucket either way, then both ends checked to delta_t_s.
+    probes = segments.select(
+        F.col("plate_key").alias("other_key"),
+        "cam_a",
+        "cam_b",
+        F.explode(F.array(F.col("bucket_a") - 1, F.col("bucket_a"), F.col("bucket_a") + 1)).alias("bucket_a"),
+        F.col("micros_a").alias("other_a"),
+        F.col("micros_b").alias("other_b"),
+    )
+    candidates = (
+        segments.join(probes, ["cam_a", "cam_b", "bucket_a"])
+        .where(
+            (F.col("plate_key") < F.col("other_key"))
+            & (F.abs(F.col("micros_a") - F.col("other_a")) <= delta_micros)
+            & (F.abs(F.col("micros_b") - F.col("other_b")) <= delta_micros)
+        )
+        .groupBy("plate_key", "other_key")
+        # Segments passed together on separate occasions are more than occasion_gap_s apart (less the
+        # delta_t_s between a plate's read and the co-read's event time).
+        .agg((F.max("micros_a") - F.min("micros_a")).alias("span"))
+        .where(
+            F.lit(params.min_occasions < 2)
+            | (F.col("span") > int((params.occasion_gap_s - params.delta_t_s) * 1_000_000))
+        )
+        .select("plate_key", "other_key")
+    )
+    first = keyed.select("plate_key", "camera_key", "camera_id", *[F.col(c).alias(f"{c}_a") for c in _SIDE])
+    second = keyed.select(
+        "camera_key", F.col("plate_key").alias("other_key"), *[F.col(c).alias(f"{c}_b") for c in _SIDE]
+    )
+    pairs = (
+        candidates.join(first, "plate_key")
+        .join(second, ["other_key", "camera_key"])
+        .where(F.abs(F.col("micros_b") - F.col("micros_a")) <= delta_micros)
+    )
+    return _in_plate_order(pairs)
+
+
+def _co_reads_exact(pool: DataFrame, params: ConvoyParams) -> DataFrame:
     """Pairs of reads of different plates at one camera within delta_t (each pair once, plate1 < plate2).
 
     Each read is joined with the reads of its own and the next bucket that come after it in time (ties
     broken by read id), then the pair is put in plate order: a third of the rows a symmetric
     (bucket-1, bucket, bucket+1) join would produce.
     """
-    eligible = reads.where(F.col("window_volume") + 1 <= params.max_plates_per_camera_window)
-    side = ["read_id", "plate", "micros", "read_at", "longitude", "latitude"]
-    early = eligible.select("camera_id", "bucket", *[F.col(c).alias(f"{c}_a") for c in side])
-    late = eligible.select(
+    early = pool.select("camera_id", "bucket", *[F.col(c).alias(f"{c}_a") for c in _SIDE])
+    late = pool.select(
         "camera_id",
         F.explode(F.array(F.col("bucket"), F.col("bucket") - 1)).alias("bucket"),
-        *[F.col(c).alias(f"{c}_b") for c in side],
+        *[F.col(c).alias(f"{c}_b") for c in _SIDE],
     )
     max_gap_micros = int(params.delta_t_s * 1_000_000)
     later = (F.col("micros_b") > F.col("micros_a")) | (
@@ -65,12 +196,7 @@ def _co_reads(reads: DataFrame, params: ConvoyParams) -> DataFrame:
     pairs = early.join(late, ["camera_id", "bucket"]).where(
         later & (F.col("micros_b") - F.col("micros_a") <= max_gap_micros) & (F.col("plate_a") != F.col("plate_b"))
     )
-    a_first = F.col("plate_a") < F.col("plate_b")
-    return pairs.select(
-        "camera_id",
-        *[F.when(a_first, F.col(f"{c}_a")).otherwise(F.col(f"{c}_b")).alias(f"{c}_1") for c in side],
-        *[F.when(a_first, F.col(f"{c}_b")).otherwise(F.col(f"{c}_a")).alias(f"{c}_2") for c in side],
-    )
+    return _in_plate_order(pairs)
 
 
 def _prepared_reads(inputs: DetectorInputs, params: ConvoyParams) -> DataFrame:
@@ -96,18 +222,48 @@ def _occasions(co: DataFrame, params: ConvoyParams) -> DataFrame:
     )
 
 
-def convoy_pairs(reads: DataFrame, params: ConvoyParams) -> tuple[DataFrame, DataFrame]:
+def _moved_together(co: DataFrame, params: ConvoyParams) -> DataFrame:
+    """Pairs that passed two successive cameras together on >= min_occasions occasions: co-reads at
+    different cameras that are consecutive reads of both plates, at most segment_max_s apart for each."""
+    here = co.select("plate_1", "plate_2", "camera_id", "seq_1", "seq_2", "micros_1", "micros_2", "occasion")
+    step = int(params.segment_max_s * 1_000_000)
+    there = here.select(
+        "plate_1",
+        "plate_2",
+        F.col("camera_id").alias("camera_next"),
+        (F.col("seq_1") - 1).alias("seq_1"),
+        F.explode(F.array(F.col("seq_2") - 1, F.col("seq_2") + 1)).alias("seq_2"),
+        F.col("micros_1").alias("next_1"),
+        F.col("micros_2").alias("next_2"),
+    )
+    return (
+        here.join(there, ["plate_1", "plate_2", "seq_1", "seq_2"])
+        .where(
+            (F.col("camera_id") != F.col("camera_next"))
+            & (F.col("next_1") - F.col("micros_1") <= step)
+            & (F.abs(F.col("next_2") - F.col("micros_2")) <= step)
+        )
+        .groupBy("plate_1", "plate_2")
+        .agg(F.countDistinct("occasion").alias("occasions_moved"))
+        .where(F.col("occasions_moved") >= params.min_occasions)
+        .select("plate_1", "plate_2")
+    )
+
+
+def convoy_pairs(reads: DataFrame, params: ConvoyParams, *, exact: bool = False) -> tuple[DataFrame, DataFrame]:
     """(co-reads, candidate pairs): pairs meeting the camera and occasion rule, with their chance statistics.
 
     Candidate columns: plate_1, plate_2, observed (co-reads), n_cameras, n_occasions, together, expected, lift.
-    ``reads`` comes from ``_prepared_reads``. No lift or together threshold is applied here.
+    ``reads`` comes from ``_prepared_reads``. No lift or together threshold is applied here. ``exact`` pairs
+    every read with every other at its camera (the reference the segment candidates are checked against).
     """
     # Only plates seen at >= min_cameras cameras can be in a convoy: most plates drop out before pairing.
     per_plate = reads.groupBy("plate").agg(
         F.count("*").alias("n_reads"), F.countDistinct("camera_id").alias("n_cameras")
     )
     travelled = per_plate.where(F.col("n_cameras") >= params.min_cameras).select("plate", "n_reads")
-    co_reads = _co_reads(reads.join(travelled.select("plate"), "plate", "left_semi"), params)
+    pairing = _co_reads_exact if exact or params.min_cameras < 2 else _co_reads_by_segments
+    co_reads = pairing(_pool(reads, travelled, params), params)
     # Most pairs co-read once. Keep the pairs with at least min_cameras co-reads first (a plain count,
     # necessary for min_cameras distinct cameras; the exact test is below), so that the occasion
     # numbering sorts only their co-reads.
@@ -136,6 +292,7 @@ def convoy_pairs(reads: DataFrame, params: ConvoyParams) -> tuple[DataFrame, Dat
             F.countDistinct("read_id_2").alias("together_2"),
         )
         .where((F.col("n_cameras") >= params.min_cameras) & (F.col("n_occasions") >= params.min_occasions))
+        .join(_moved_together(co, params), ["plate_1", "plate_2"], "left_semi")
         .join(totals_1, "plate_1")
         .join(totals_2, "plate_2")
         # Share of their reads the two plates made together (Ochiai): 1.0 for vehicles only ever seen together.
@@ -196,14 +353,20 @@ def _connected_groups(flagged: DataFrame, max_rounds: int = 32) -> DataFrame:
     return labels.withColumnRenamed("a", "plate")
 
 
-def detect(inputs: DetectorInputs, params: ConvoyParams, now: datetime) -> DataFrame:
+def flagged_pairs(inputs: DetectorInputs, params: ConvoyParams, *, exact: bool = False) -> tuple[DataFrame, DataFrame]:
+    """(co-reads, flagged pairs with their pair_score): the verdict on each pair, before grouping."""
     # The window volumes feed five aggregates and joins below: compute them once.
-    co, candidates = convoy_pairs(_prepared_reads(inputs, params).localCheckpoint(), params)
+    co, candidates = convoy_pairs(_prepared_reads(inputs, params).localCheckpoint(), params, exact=exact)
     flagged = (
         candidates.where((F.col("lift") >= params.min_lift) & (F.col("together") >= params.min_together))
         .withColumn("pair_score", F.col("lift") / (F.col("lift") + params.min_lift) * F.col("together"))
         .localCheckpoint()
     )
+    return co, flagged
+
+
+def detect(inputs: DetectorInputs, params: ConvoyParams, now: datetime) -> DataFrame:
+    co, flagged = flagged_pairs(inputs, params)
     groups = _connected_groups(flagged)
     flagged = flagged.join(groups.select(F.col("plate").alias("plate_1"), "group"), "plate_1")
 

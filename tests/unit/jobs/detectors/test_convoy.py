@@ -6,6 +6,7 @@ import pytest
 
 from das.config import ConvoyParams
 from jobs.detectors.convoy import detect as detect_convoys
+from jobs.detectors.convoy import flagged_pairs
 from tests.unit.jobs.detectors.builders import MONDAY, at, camera, detector_inputs, flags_of, read
 
 pytestmark = pytest.mark.unit
@@ -149,3 +150,61 @@ def test_a_chain_of_pairs_is_one_group(spark) -> None:
     plates = {e["plate"] for e in flags[0]["evidence"]}
     assert plates == {"AA11AAA", "BB22BBB", "CC33CCC"}
     assert "% of their reads together" in flags[0]["summary"]
+
+
+def test_vehicles_that_meet_one_camera_at_a_time_do_not_fire(spark) -> None:
+    # Two plates co-read at four cameras on two days, but every time at one camera only, two hours after
+    # the last meeting: they keep turning up at the same places, they do not move together.
+    meetings = [
+        read(plate, ROUTE[k]["camera_id"], at(8 + 2 * k, days=day, seconds=offset), cameras=CAMERAS)
+        for day in (0, 1)
+        for k in range(4)
+        for plate, offset in (("AA11AAA", 0), ("BB22BBB", 10))
+    ]
+    reads = meetings + [r for day in (0, 1) for k in range(4) for r in background(day, hour=8 + 2 * k)]
+    assert run(spark, reads) == []
+    # Allowing three hours between cameras (and a day as one occasion), they fire: moving together is what
+    # stops them.
+    assert len(run(spark, reads, ConvoyParams(segment_max_s=3 * 3600, occasion_gap_s=4 * 3600))) == 1
+
+
+def test_passing_successive_cameras_together_once_is_not_enough(spark) -> None:
+    # Together along the route on the first morning; on the second they meet at the four cameras one at a
+    # time, two hours apart: they moved together on one occasion only.
+    first = [r for p, o in (("AA11AAA", 0), ("BB22BBB", 10)) for r in trip(p, 0, o)]
+    second = [
+        read(plate, ROUTE[k]["camera_id"], at(8 + 2 * k, days=1, seconds=offset), cameras=CAMERAS)
+        for k in range(4)
+        for plate, offset in (("AA11AAA", 0), ("BB22BBB", 10))
+    ]
+    reads = first + second + background(0) + [r for k in range(4) for r in background(1, hour=8 + 2 * k)]
+    assert run(spark, reads) == []
+    assert len(run(spark, reads, ConvoyParams(min_occasions=1))) == 1
+
+
+def test_segment_longer_than_an_occasion_gap_is_refused() -> None:
+    with pytest.raises(ValueError, match="segment_max_s"):
+        ConvoyParams(segment_max_s=3600, occasion_gap_s=3600)
+
+
+def test_segment_candidates_find_every_pair_the_exact_pairing_finds(spark) -> None:
+    # No lift or share threshold: every pair that meets the camera, occasion and moved-together rule.
+    params = ConvoyParams(min_lift=0.0, min_together=0.0)
+    convoy = [r for day in (0, 1) for p, o in (("AA11AAA", 0), ("BB22BBB", 10)) for r in trip(p, day, o)]
+    queue = [r for day in (0, 1) for k in range(12) for r in trip(f"Q{k:03d}", day, 7 * k, MIDDAY_ROUTE, hour=12)]
+    overtaking = [  # BB passes AA between the second and third camera: the order flips at one end
+        read(plate, cam["camera_id"], at(16, days=day, minutes=5 * i, seconds=off), cameras=CAMERAS)
+        for day in (0, 1)
+        for i, cam in enumerate(ELSEWHERE)
+        for plate, off in (("OV1AAA", 0 if i < 2 else 60), ("OV2BBB", 60 if i < 2 else 0))
+    ]
+    reads = convoy + queue + overtaking + background(0) + background(1)
+    inputs = detector_inputs(spark, reads=reads, cameras=CAMERAS)
+
+    def pairs(exact: bool) -> dict:
+        frame = flagged_pairs(inputs, params, exact=exact)[1]
+        return {(r.plate_1, r.plate_2): r.pair_score for r in frame.collect()}
+
+    exact = pairs(True)
+    assert ("AA11AAA", "BB22BBB") in exact and ("OV1AAA", "OV2BBB") in exact and len(exact) > 40
+    assert pairs(False) == pytest.approx(exact)
