@@ -23,8 +23,10 @@ Recall, exactly: let plates p and q meet the rule. They passed two successive ca
 p's reads at A and B are consecutive and at most ``segment_max_s`` apart, so p emits the segment (A, B),
 and so does q (whichever of its two reads comes first). At A their reads are within ``delta_t_s``, so
 their buckets differ by at most one, and at B too: the join pairs them. That happens on two occasions
-at least, and co-reads on separate occasions are more than ``occasion_gap_s`` apart, so p's reads at the
-two shared segments are more than ``occasion_gap_s - delta_t_s`` apart: the pair is a candidate. A
+at least. Both co-reads of one such pass are in one occasion (their event times are at most
+``segment_max_s`` < ``occasion_gap_s`` apart), co-reads on separate occasions are more than
+``occasion_gap_s`` apart, and each read lies within ``delta_t_s`` after its event time, so p's reads at A on
+the two passes are more than ``occasion_gap_s - delta_t_s`` apart: the pair is a candidate. A
 candidate is then judged on all its co-reads, the same rows the exact pairing gives it (both pair the
 same pool of reads, with the same sequence numbers). The flagged pairs are therefore identical:
 ``tests/integration/jobs/detectors/test_convoy_scale.py`` checks it on the 1M scenario, and
@@ -255,7 +257,8 @@ def convoy_pairs(reads: DataFrame, params: ConvoyParams, *, exact: bool = False)
 
     Candidate columns: plate_1, plate_2, observed (co-reads), n_cameras, n_occasions, together, expected, lift.
     ``reads`` comes from ``_prepared_reads``. No lift or together threshold is applied here. ``exact`` pairs
-    every read with every other at its camera (the reference the segment candidates are checked against).
+    every read with every other at its camera (the reference the segment candidates are checked against);
+    without it the co-reads returned are the candidates' only. ``min_cameras`` < 2 always pairs exactly.
     """
     # Only plates seen at >= min_cameras cameras can be in a convoy: most plates drop out before pairing.
     per_plate = reads.groupBy("plate").agg(
