@@ -22,7 +22,10 @@ from das_tools.bench.scenario import Measurement, _bench_settings, _simulate, me
 
 
 def load_reads(spark: SparkSession, landing: Path, parquet: Path) -> DataFrame:
-    """Valid reads of a simulated landing directory, with their cameras' coordinates, as detector input."""
+    """Valid reads of a simulated landing directory, with their cameras' coordinates, as detector input
+    (the ingest's own plate and time parsing; rows it would quarantine are left out)."""
+    from jobs.ingest.conform.common import normalise_plate, parse_timestamp
+
     cameras = (
         spark.read.option("header", True)
         .csv(str(landing / "cameras" / "cameras.csv"))
@@ -33,8 +36,8 @@ def load_reads(spark: SparkSession, landing: Path, parquet: Path) -> DataFrame:
         raw.select(
             "read_id",
             "camera_id",
-            F.upper(F.regexp_replace("plate", r"\s", "")).alias("plate"),
-            F.try_to_timestamp("read_at", F.lit("yyyy-MM-dd'T'HH:mm:ssX")).alias("read_at"),
+            normalise_plate(F.col("plate")).alias("plate"),
+            parse_timestamp(F.col("read_at")).alias("read_at"),
         )
         .where((F.length("plate") > 0) & F.col("read_at").isNotNull())
         .join(F.broadcast(cameras), "camera_id")
