@@ -103,6 +103,7 @@ def detector_inputs(rt: Runtime, day: date | None = None):  # type: ignore[no-un
     """The silver frames the detectors read: the days of reads up to ``day`` (default: the latest day with reads),
     plus camera_silent's baseline, and the rest."""
     from jobs.detectors import DetectorInputs
+    from jobs.detectors.common import READ_COLUMNS
 
     reads = rt.lake.read(SILVER_ANPR_READS)
     last = day or reads.agg(F.max("read_date").alias("d")).collect()[0]["d"]
@@ -110,7 +111,7 @@ def detector_inputs(rt: Runtime, day: date | None = None):  # type: ignore[no-un
         first = last - timedelta(days=max(rt.settings.detection_days, rt.settings.camera_silent.baseline_days) - 1)
         reads = rt.lake.read(SILVER_ANPR_READS, partitions=[("read_date", ">=", first), ("read_date", "<=", last)])
     return DetectorInputs(
-        reads=reads,
+        reads=reads.select(*READ_COLUMNS),
         cameras=rt.lake.read(SILVER_CAMERAS),
         crimes=rt.lake.read(SILVER_CRIMES).where(F.col("is_current")),  # a corrected crime counts once
         hotlist=rt.lake.read(SILVER_HOTLIST),
@@ -132,21 +133,22 @@ def detect(
     """
     from das import postgis
     from jobs.detectors import run_detectors
+    from jobs.detectors.common import shared_reads
 
     rt = runtime(settings)
     if day is not None:
         now = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1)
     now = now or datetime.now(timezone.utc)
-    inputs = detector_inputs(rt, day)
-    frames = run_detectors(inputs, rt.settings, now, only=only)
     computed: list[DataFrame] = []
     counts: dict[str, int] = {}
-    for flag_type in track(list(frames), "detectors"):  # one at a time: progress, and a count per detector
-        with log_context(detector=flag_type):
-            frame = frames[flag_type].select(*GOLD_FLAGS.column_names).persist()
-            counts[flag_type] = frame.count()
-            computed.append(frame)
-            log.info("%s: %d flag(s)", flag_type, counts[flag_type])
+    with shared_reads(detector_inputs(rt, day)) as inputs:
+        frames = run_detectors(inputs, rt.settings, now, only=only)
+        for flag_type in track(list(frames), "detectors"):  # one at a time: progress, and a count per detector
+            with log_context(detector=flag_type):
+                frame = frames[flag_type].select(*GOLD_FLAGS.column_names).persist()
+                counts[flag_type] = frame.count()
+                computed.append(frame)
+                log.info("%s: %d flag(s)", flag_type, counts[flag_type])
     new_flags = _union_flags(rt.spark, computed)
     with locks.held(rt.settings, "gold-flags", purpose="merge detector flags"):
         _merge_flags(rt, new_flags)

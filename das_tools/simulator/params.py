@@ -56,7 +56,8 @@ class SimulationParams:
     hotlist_background: int = 200  # hotlist entries for vehicles that are never read
     planted: PlantedCounts = field(default_factory=PlantedCounts)
     chunk_vehicles: int = 50_000  # vehicles generated per chunk: bounds memory at any scale
-    incidental_reads_limit: int = 3_000_000  # above this, pairwise incidental checks are skipped
+    # Reads kept (20 bytes each) for the chance checks of cloned plates and convoys; above it they are skipped.
+    incidental_reads_limit: int = 50_000_000
 
     def __post_init__(self) -> None:
         _check_int(self, "seed", minimum=None)

@@ -333,6 +333,7 @@ def build_truth(
     planted_clones = {f["subject"] for f in flags["cloned_plate"]}
     if acc.keep_reads:
         reads = acc.reads_frame()
+        names = acc.plate_names()
         strict = impossible_pairs(
             reads,
             net,
@@ -343,17 +344,28 @@ def build_truth(
             lags=1,
         )
         generous = impossible_pairs(reads, net, cp.min_separation_m * 0.9, cp.max_speed_kmh * 0.9, 0.0, 0.0, lags=3)
-        flags["cloned_plate"] += [item(p, note="chance: impossible journey") for p in sorted(strict - planted_clones)]
-        ignore["cloned_plate"] += [
-            item(p, note="borderline journey") for p in sorted(generous - strict - planted_clones)
-        ]
+        strict_plates = {str(names[p]) for p in strict} - planted_clones
+        generous_plates = {str(names[p]) for p in generous} - planted_clones
+        flags["cloned_plate"] += [item(p, note="chance: impossible journey") for p in sorted(strict_plates)]
+        ignore["cloned_plate"] += [item(p, note="borderline journey") for p in sorted(generous_plates - strict_plates)]
 
-        # convoy: chance co-travel that meets cameras and occasions (lift is the detector's call).
+        # convoy: chance co-travel that meets the cameras, occasions and moved-together rule (lift and
+        # together are the detector's call).
         cv = settings.convoy
         planted_groups = [{f["subject"], *f["related"]} for f in flags["convoy"]]
-        for a, b in co_travel_groups(reads, cv.delta_t_s + 5, cv.min_cameras, cv.min_occasions, cv.occasion_gap_s - 60):
-            if not any({a, b} <= g for g in planted_groups):
-                ignore["convoy"].append(item(a, [b], note="chance co-travel (lift decides)"))
+        chance_pairs = co_travel_groups(
+            reads,
+            cv.delta_t_s + 5,
+            cv.segment_max_s * 1.1,
+            cv.min_cameras,
+            cv.min_occasions,
+            cv.occasion_gap_s - 60,
+        )
+        for a, b in chance_pairs:
+            pair = {str(names[a]), str(names[b])}
+            if not any(pair <= g for g in planted_groups):
+                first, second = sorted(pair)
+                ignore["convoy"].append(item(first, [second], note="chance co-travel (lift decides)"))
     else:
         notes.append(
             f"more than {params.incidental_reads_limit:,} reads: chance cloned plates and convoys were not computed"

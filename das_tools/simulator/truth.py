@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import h3
@@ -36,17 +37,22 @@ HOUR_S = 3600
 
 @dataclass
 class ReadsAccumulator:
-    """Folds the written reads, chunk by chunk, into what the truth needs (bounded memory)."""
+    """Folds the written reads, chunk by chunk, into what the truth needs.
+
+    The pairwise checks keep every valid read as 20 bytes (camera, time, plate code, confidence), so memory is
+    bounded by ``limit`` reads: 1 GB at the default 50M.
+    """
 
     net: CameraNetwork
     period_start: int  # first reads-day 00:00 UTC
     hours: int
     near_crimes: NearCrimeIndex
     keep_reads: bool
-    limit: int = 3_000_000
+    limit: int = 50_000_000
     hourly: np.ndarray = field(init=False)
     near_pairs: set[tuple[str, int]] = field(default_factory=set)
-    kept: list[ReadBatch] = field(default_factory=list)
+    kept: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    plate_codes: dict[str, int] = field(default_factory=dict)
     total: int = 0
 
     def __post_init__(self) -> None:
@@ -60,16 +66,44 @@ class ReadsAccumulator:
         np.add.at(self.hourly, (valid.cam[inside], hour[inside]), 1)
         self.near_pairs.update(self.near_crimes.matches(valid))
         if self.keep_reads:
-            self.kept.append(valid)
-            if self.total > self.limit:  # too many for the pairwise checks: give them up
+            self.kept.append(
+                (valid.cam.astype(np.int32), valid.t.astype(np.int64), self._encode(valid.plate),
+                 valid.confidence.astype(np.float32))
+            )  # fmt: skip
+            if self.total > self.limit:  # more than the memory bound allows: give the pairwise checks up
                 self.keep_reads = False
                 self.kept = []
+                self.plate_codes = {}
+
+    def _encode(self, plates: np.ndarray) -> np.ndarray:
+        distinct, inverse = np.unique(plates.astype(str), return_inverse=True)
+        codes = np.fromiter(
+            (self.plate_codes.setdefault(p, len(self.plate_codes)) for p in distinct.tolist()),
+            dtype=np.int32,
+            count=len(distinct),
+        )
+        return codes[inverse]
+
+    def plate_names(self) -> np.ndarray:
+        """Plate code -> plate as read."""
+        names = np.empty(len(self.plate_codes), dtype=object)
+        for plate, code in self.plate_codes.items():
+            names[code] = plate
+        return names
 
     def reads_frame(self) -> pd.DataFrame:
+        """The kept reads: cam, t, plate (a code: see ``plate_names``) and confidence."""
         if not self.kept:
-            return pd.DataFrame({"cam": [], "t": [], "plate": [], "confidence": []})
-        b = ReadBatch.concat(self.kept)
-        return pd.DataFrame({"cam": b.cam, "t": b.t, "plate": b.plate.astype(str), "confidence": b.confidence})
+            return pd.DataFrame(
+                {
+                    "cam": np.zeros(0, np.int32),
+                    "t": np.zeros(0, np.int64),
+                    "plate": np.zeros(0, np.int32),
+                    "confidence": np.zeros(0, np.float32),
+                }
+            )
+        cam, t, plate, confidence = (np.concatenate(part) for part in zip(*self.kept, strict=True))
+        return pd.DataFrame({"cam": cam, "t": t, "plate": plate, "confidence": confidence})
 
 
 class NearCrimeIndex:
@@ -161,12 +195,13 @@ def silent_runs(
 # -- cloned_plate ------------------------------------------------------------------------------------
 def impossible_pairs(
     reads: pd.DataFrame, net: CameraNetwork, min_sep: float, max_kmh: float, skew_s: float, min_conf: float, lags: int
-) -> set[str]:
+) -> set[int]:
+    """Plates (codes) with two reads within ``lags`` of each other that no vehicle could drive between."""
     if reads.empty:
         return set()
     r = reads[reads["confidence"] >= min_conf].sort_values(["plate", "t"], kind="stable")
     plate, cam, t = r["plate"].to_numpy(), r["cam"].to_numpy(), r["t"].to_numpy()
-    found: set[str] = set()
+    found: set[int] = set()
     for k in range(1, lags + 1):
         same = plate[k:] == plate[:-k]
         d = net.distance(cam[k:], cam[:-k])
@@ -178,36 +213,108 @@ def impossible_pairs(
 
 
 # -- convoy ------------------------------------------------------------------------------------------
+def _pair_keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One int64 per unordered pair of plate codes."""
+    lo, hi = np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
+    return (lo << 32) | hi
+
+
+def _lagged_matches(group: np.ndarray, t: np.ndarray, delta_s: float) -> Iterator[tuple[np.ndarray, int]]:
+    """(i, k) for rows i and i + k in one group within ``delta_s``; rows sorted by (group, t).
+
+    Lag k stops at the first k with no such row: sorted, no later lag can have one either.
+    """
+    for k in range(1, len(t)):
+        close = np.flatnonzero((group[k:] == group[:-k]) & (t[k:] - t[:-k] <= delta_s))
+        if close.size == 0:
+            return
+        yield close, k
+
+
+def _segments(reads: pd.DataFrame, segment_max_s: float) -> pd.DataFrame:
+    """Each read with the plate's next or next-but-one read when that is at another camera within
+    ``segment_max_s``: camera pair (lo < hi) and the plate's time at each. Unordered, so a vehicle going
+    the other way matches too (the detector allows that), and one skipped read is tolerated (the detector
+    drops reads in very busy windows before numbering a plate's reads)."""
+    r = reads.sort_values(["plate", "t"], kind="stable")
+    plate, cam, t = r["plate"].to_numpy(), r["cam"].to_numpy(), r["t"].to_numpy()
+    parts = []
+    for k in (1, 2):
+        i = np.flatnonzero((plate[k:] == plate[:-k]) & (cam[k:] != cam[:-k]) & (t[k:] - t[:-k] <= segment_max_s))
+        first, second = cam[i], cam[i + k]
+        swap = first > second
+        parts.append(
+            pd.DataFrame(
+                {
+                    "plate": plate[i],
+                    "lo": np.where(swap, second, first),
+                    "hi": np.where(swap, first, second),
+                    "t_lo": np.where(swap, t[i + k], t[i]),
+                    "t_hi": np.where(swap, t[i], t[i + k]),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _occasions(keys: np.ndarray, t: np.ndarray, gap_s: float) -> pd.Series:
+    """Per pair key: its events split into occasions (a gap over ``gap_s`` starts a new one), counted."""
+    if keys.size == 0:
+        return pd.Series(dtype="int64")
+    order = np.lexsort((t, keys))
+    keys, t = keys[order], t[order]
+    new = np.concatenate([[True], (keys[1:] != keys[:-1]) | (np.diff(t) > gap_s)])
+    return pd.Series(new).groupby(keys).sum()
+
+
 def co_travel_groups(
-    reads: pd.DataFrame, delta_s: float, min_cameras: int, min_occasions: int, gap_s: float
-) -> list[tuple[str, str]]:
-    """Pairs of plates co-read (same camera, within delta_s) at >= min_cameras cameras on >= occasions."""
+    reads: pd.DataFrame,
+    delta_s: float,
+    segment_max_s: float,
+    min_cameras: int,
+    min_occasions: int,
+    gap_s: float,
+) -> list[tuple[int, int]]:
+    """Pairs of plates (codes) that pass two successive cameras together (both ends within ``delta_s``) on
+    >= ``min_occasions`` occasions and are co-read (same camera, within ``delta_s``) at >= ``min_cameras``.
+
+    Linear in the reads apart from the pairs themselves: only vehicles that share a camera-to-camera
+    segment are paired, and only their reads are then co-read exactly. Memory: a few integer columns per read.
+    """
     if reads.empty:
         return []
-    r = reads.sort_values(["cam", "t"], kind="stable")
+    seg = _segments(reads, segment_max_s).sort_values(["lo", "hi", "t_lo"], kind="stable")
+    group = seg["lo"].to_numpy().astype(np.int64) << 32 | seg["hi"].to_numpy().astype(np.int64)
+    plate, t_lo, t_hi = seg["plate"].to_numpy(), seg["t_lo"].to_numpy(), seg["t_hi"].to_numpy()
+    keys, times = [], []
+    for i, k in _lagged_matches(group, t_lo, delta_s):
+        ok = i[(np.abs(t_hi[i + k] - t_hi[i]) <= delta_s) & (plate[i + k] != plate[i])]
+        keys.append(_pair_keys(plate[ok], plate[ok + k]))
+        times.append(t_lo[ok])
+    if not keys:
+        return []
+    moved = _occasions(np.concatenate(keys), np.concatenate(times), gap_s)
+    candidates = np.sort(moved.index.to_numpy()[moved.to_numpy() >= min_occasions])
+    if candidates.size == 0:
+        return []
+
+    # Exact co-reads, of the candidates' reads only.
+    members = np.unique(np.concatenate([candidates >> 32, candidates & 0xFFFFFFFF]))
+    r = reads[reads["plate"].isin(members)].sort_values(["cam", "t"], kind="stable")
     plate, cam, t = r["plate"].to_numpy(), r["cam"].to_numpy(), r["t"].to_numpy()
     rows = []
-    for k in range(1, 400):
-        same = (cam[k:] == cam[:-k]) & (t[k:] - t[:-k] <= delta_s)
-        if not same.any():
-            break
-        idx = np.flatnonzero(same & (plate[k:] != plate[:-k]))
-        a, b = plate[idx], plate[idx + k]
-        rows.append(pd.DataFrame({"a": np.minimum(a, b), "b": np.maximum(a, b), "cam": cam[idx], "t": t[idx]}))
+    for i, k in _lagged_matches(cam.astype(np.int64), t, delta_s):
+        key = _pair_keys(plate[i], plate[i + k])
+        at = np.minimum(np.searchsorted(candidates, key), candidates.size - 1)  # candidates are sorted
+        keep = candidates[at] == key
+        rows.append(pd.DataFrame({"key": key[keep], "cam": cam[i][keep], "t": t[i][keep]}))
     if not rows:
         return []
-    pairs = pd.concat(rows)
-    stats = pairs.groupby(["a", "b"]).agg(cams=("cam", "nunique"))
-    pairs = pairs.set_index(["a", "b"]).loc[stats.index[stats["cams"] >= min_cameras]].reset_index()
-    if pairs.empty:
-        return []
-    pairs = pairs.sort_values(["a", "b", "t"], kind="stable")
-    same_pair = (pairs["a"].to_numpy()[1:] == pairs["a"].to_numpy()[:-1]) & (
-        pairs["b"].to_numpy()[1:] == pairs["b"].to_numpy()[:-1]
-    )
-    new_occasion = np.concatenate([[True], ~same_pair | (np.diff(pairs["t"].to_numpy()) > gap_s)])
-    occasions = pairs.assign(new=new_occasion).groupby(["a", "b"])["new"].sum()
-    return [(str(a), str(b)) for a, b in occasions.index[occasions.to_numpy() >= min_occasions]]
+    co = pd.concat(rows, ignore_index=True)
+    cameras = co.groupby("key")["cam"].nunique()
+    occasions = _occasions(co["key"].to_numpy(), co["t"].to_numpy(), gap_s)
+    enough = (cameras >= min_cameras).to_numpy() & (occasions.reindex(cameras.index) >= min_occasions).to_numpy()
+    return [(int(key >> 32), int(key & 0xFFFFFFFF)) for key in sorted(cameras.index[enough].tolist())]
 
 
 # -- near_repeat -------------------------------------------------------------------------------------

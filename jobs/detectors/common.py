@@ -9,11 +9,14 @@ columns (flag_id, flag_type, status, detected_at, detector_version) and conforms
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
 from pydantic import BaseModel
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -41,9 +44,27 @@ def flag_type_of(module_name: str) -> str:
     return flag_type
 
 
+# The read columns detectors may use. The detectors share one narrow projection of the reads (``shared_reads``)
+# rather than each scanning and decoding the silver table.
+READ_COLUMNS = (
+    "read_id",
+    "camera_id",
+    "plate",
+    "plate_raw",
+    "read_at",
+    "read_date",
+    "confidence",
+    "easting",
+    "northing",
+    "longitude",
+    "latitude",
+)
+
+
 @dataclass(frozen=True)
 class DetectorInputs:
-    """Silver frames a detector reads. ``cameras`` holds SCD2 history (see ``is_current``)."""
+    """Silver frames a detector reads. ``reads`` needs ``READ_COLUMNS`` only; ``cameras`` holds SCD2 history
+    (see ``is_current``)."""
 
     reads: DataFrame
     cameras: DataFrame
@@ -54,6 +75,17 @@ class DetectorInputs:
     @property
     def spark(self) -> SparkSession:
         return self.reads.sparkSession
+
+
+@contextmanager
+def shared_reads(inputs: DetectorInputs) -> Iterator[DetectorInputs]:
+    """The inputs with the reads projection cached (memory, spilling to disk) for as long as the block runs: the
+    first detector scans and decodes the silver reads once, the others read the cache."""
+    reads = inputs.reads.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        yield replace(inputs, reads=reads)
+    finally:
+        reads.unpersist()
 
 
 def flag_id_column(flag_type: str, subject: Column, window_start: Column, window_end: Column, salt: str = "") -> Column:

@@ -16,6 +16,7 @@ from pyproj import Transformer
 from pyspark.sql import DataFrame, SparkSession
 
 from jobs.detectors import DetectorInputs
+from jobs.detectors.common import READ_COLUMNS
 from schemas.model import Table
 from schemas.tables import GOLD_FLAGS, SILVER_ANPR_READS, SILVER_CAMERAS, SILVER_CRIMES, SILVER_HOTLIST
 
@@ -162,7 +163,7 @@ def detector_inputs(
     """Frames for a detector; reads without an id get r1, r2, ... in the order given."""
     numbered = [{**r, "read_id": r.get("read_id") or f"r{n}"} for n, r in enumerate(reads, start=1)]
     return DetectorInputs(
-        reads=silver_frame(spark, SILVER_ANPR_READS, numbered),
+        reads=silver_frame(spark, SILVER_ANPR_READS, numbered).select(*READ_COLUMNS),  # what jobs.tasks hands over
         cameras=silver_frame(spark, SILVER_CAMERAS, cameras),
         crimes=silver_frame(spark, SILVER_CRIMES, crimes),
         hotlist=silver_frame(spark, SILVER_HOTLIST, hotlist),

@@ -10,11 +10,13 @@ from pyspark.sql import functions as F
 from das.config import ClonedPlateParams, HotlistHitParams, Settings
 from jobs.detectors import DETECTORS, run_detectors
 from jobs.detectors.common import (
+    READ_COLUMNS,
     content_from_rows,
     detector_version,
     evidence_entry,
     evidence_row,
     flag_id_value,
+    shared_reads,
     to_flags_frame,
 )
 from schemas.tables import FLAG_TYPES, GOLD_FLAGS
@@ -117,3 +119,19 @@ def test_flag_ids_are_stable_across_runs_and_independent_of_now(spark) -> None:
     first, later = ids(NOW), ids(NOW + timedelta(days=3))
     assert {t for t, _, _ in first} == set(only)
     assert first == later
+
+
+def test_detectors_share_one_cached_projection_of_the_reads_and_it_is_released(spark) -> None:
+    reads = [
+        read("AB12CDE", "CAM1", at(9, days=19), cameras=CAMERAS),
+        read("AB12CDE", "CAM_FAR", at(9.1, days=19), cameras=CAMERAS),
+    ]
+    inputs = detector_inputs(spark, reads=reads, cameras=CAMERAS)
+    assert tuple(inputs.reads.columns) == READ_COLUMNS
+    with shared_reads(inputs) as shared:
+        assert shared.reads.storageLevel.useMemory and shared.reads.storageLevel.useDisk
+        outputs = run_detectors(shared, Settings(), NOW)
+        assert {name: flags_of(frame) for name, frame in outputs.items()} == {
+            name: flags_of(frame) for name, frame in run_detectors(inputs, Settings(), NOW).items()
+        }
+    assert not shared.reads.storageLevel.useMemory  # released when the block ends
