@@ -360,6 +360,7 @@ def build_truth(
             cv.min_cameras,
             cv.min_occasions,
             cv.occasion_gap_s - 60,
+            busy=(cv.delta_t_s, cv.max_plates_per_camera_window),
         )
         for a, b in chance_pairs:
             pair = {str(names[a]), str(names[b])}

@@ -39,8 +39,9 @@ HOUR_S = 3600
 class ReadsAccumulator:
     """Folds the written reads, chunk by chunk, into what the truth needs.
 
-    The pairwise checks keep every valid read as 20 bytes (camera, time, plate code, confidence), so memory is
-    bounded by ``limit`` reads: 1 GB at the default 50M.
+    The pairwise checks keep every valid read as 20 bytes (camera, time, plate code, confidence), plus one
+    dictionary entry per distinct plate as read, so memory is bounded by ``limit`` reads: about 1 GB of reads
+    at the default 50M, and the plates on top.
     """
 
     net: CameraNetwork
@@ -231,11 +232,21 @@ def _lagged_matches(group: np.ndarray, t: np.ndarray, delta_s: float) -> Iterato
         yield close, k
 
 
+def _quiet(reads: pd.DataFrame, window_s: float, max_window_reads: int) -> pd.DataFrame:
+    """The reads the detector pairs: those with at most ``max_window_reads`` reads at their camera within
+    ``window_s`` either side (itself included). Times are whole seconds on both sides, so this is exact."""
+    key = (reads["cam"].to_numpy().astype(np.int64) << 32) | (reads["t"].to_numpy() - reads["t"].min())
+    ordered = np.sort(key)
+    window = int(window_s)
+    count = np.searchsorted(ordered, key + window, "right") - np.searchsorted(ordered, key - window, "left")
+    return reads[count <= max_window_reads]
+
+
 def _segments(reads: pd.DataFrame, segment_max_s: float) -> pd.DataFrame:
     """Each read with the plate's next or next-but-one read when that is at another camera within
     ``segment_max_s``: camera pair (lo < hi) and the plate's time at each. Unordered, so a vehicle going
-    the other way matches too (the detector allows that), and one skipped read is tolerated (the detector
-    drops reads in very busy windows before numbering a plate's reads)."""
+    the other way matches too (the detector allows that); the next-but-one read covers two reads of one
+    second, which the detector orders by read id."""
     r = reads.sort_values(["plate", "t"], kind="stable")
     plate, cam, t = r["plate"].to_numpy(), r["cam"].to_numpy(), r["t"].to_numpy()
     parts = []
@@ -257,14 +268,32 @@ def _segments(reads: pd.DataFrame, segment_max_s: float) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _occasions(keys: np.ndarray, t: np.ndarray, gap_s: float) -> pd.Series:
-    """Per pair key: its events split into occasions (a gap over ``gap_s`` starts a new one), counted."""
+def _most_occasions(keys: np.ndarray, t: np.ndarray, gap_s: float) -> pd.Series:
+    """Per pair key: the most events that are pairwise more than ``gap_s`` apart (greedy, which is optimal).
+
+    An upper bound on the occasions of any subset of the events: each occasion's first event is more than
+    ``gap_s`` after the previous occasion's last. The truth's events are a superset of the detector's (wider
+    margins, busy windows included), and extra events can merge occasions but never raise this bound.
+    """
     if keys.size == 0:
         return pd.Series(dtype="int64")
-    order = np.lexsort((t, keys))
-    keys, t = keys[order], t[order]
-    new = np.concatenate([[True], (keys[1:] != keys[:-1]) | (np.diff(t) > gap_s)])
-    return pd.Series(new).groupby(keys).sum()
+    distinct, dense = np.unique(keys, return_inverse=True)
+    composite = (dense.astype(np.int64) << 32) | (t - t.min()).astype(np.int64)
+    order = np.argsort(composite, kind="stable")
+    composite, dense = composite[order], dense[order]
+    jump = np.searchsorted(composite, composite + int(gap_s), "right")  # first event more than gap_s later
+    current = np.flatnonzero(np.concatenate([[True], dense[1:] != dense[:-1]]))  # each key's first event
+    count = np.ones(current.size, dtype=np.int64)
+    active = np.arange(current.size)
+    while active.size:
+        following = jump[current[active]]
+        ok = following < composite.size
+        ok[ok] = dense[following[ok]] == dense[current[active[ok]]]
+        moved_on = active[ok]
+        current[moved_on] = following[ok]
+        count[moved_on] += 1
+        active = moved_on
+    return pd.Series(count, index=distinct)
 
 
 def co_travel_groups(
@@ -274,16 +303,22 @@ def co_travel_groups(
     min_cameras: int,
     min_occasions: int,
     gap_s: float,
+    busy: tuple[float, int] | None = None,
 ) -> list[tuple[int, int]]:
     """Pairs of plates (codes) that pass two successive cameras together (both ends within ``delta_s``) on
     >= ``min_occasions`` occasions and are co-read (same camera, within ``delta_s``) at >= ``min_cameras``.
+
+    ``busy`` = (window_s, max_window_reads): segments are built, as the detector numbers a plate's reads, from
+    the reads outside very busy windows only (co-reads still use every read). Occasions are counted as an
+    upper bound (``_most_occasions``), so the list holds every pair the detector can flag.
 
     Linear in the reads apart from the pairs themselves: only vehicles that share a camera-to-camera
     segment are paired, and only their reads are then co-read exactly. Memory: a few integer columns per read.
     """
     if reads.empty:
         return []
-    seg = _segments(reads, segment_max_s).sort_values(["lo", "hi", "t_lo"], kind="stable")
+    quiet = _quiet(reads, *busy) if busy else reads
+    seg = _segments(quiet, segment_max_s).sort_values(["lo", "hi", "t_lo"], kind="stable")
     group = seg["lo"].to_numpy().astype(np.int64) << 32 | seg["hi"].to_numpy().astype(np.int64)
     plate, t_lo, t_hi = seg["plate"].to_numpy(), seg["t_lo"].to_numpy(), seg["t_hi"].to_numpy()
     keys, times = [], []
@@ -293,7 +328,7 @@ def co_travel_groups(
         times.append(t_lo[ok])
     if not keys:
         return []
-    moved = _occasions(np.concatenate(keys), np.concatenate(times), gap_s)
+    moved = _most_occasions(np.concatenate(keys), np.concatenate(times), gap_s)
     candidates = np.sort(moved.index.to_numpy()[moved.to_numpy() >= min_occasions])
     if candidates.size == 0:
         return []
@@ -312,7 +347,7 @@ def co_travel_groups(
         return []
     co = pd.concat(rows, ignore_index=True)
     cameras = co.groupby("key")["cam"].nunique()
-    occasions = _occasions(co["key"].to_numpy(), co["t"].to_numpy(), gap_s)
+    occasions = _most_occasions(co["key"].to_numpy(), co["t"].to_numpy(), gap_s)
     enough = (cameras >= min_cameras).to_numpy() & (occasions.reindex(cameras.index) >= min_occasions).to_numpy()
     return [(int(key >> 32), int(key & 0xFFFFFFFF)) for key in sorted(cameras.index[enough].tolist())]
 
