@@ -56,7 +56,17 @@ vehicles meet they follow the same road for a few cameras), so at London volumes
 roaming the same area all day and commuters on the same road meet the camera and occasion rule by the
 thousand. A convoy travels together: ``together`` = sqrt(t_p / n_p * t_q / n_q) (Ochiai), with t_p the
 reads of p that co-read with q and n_p all of p's reads in the window. A pair needs together >=
-``min_together``. score = lift / (lift + min_lift) * together (at most 0.5 at the lift threshold).
+``min_together``.
+
+Formation: a convoy keeps station. A pair's *steps* are its successive co-reads within one occasion at
+different cameras; a step holds formation when the same vehicle is ahead (or level) at both cameras and the
+gap changes by at most ``formation_tolerance_s``. Company met by chance on one road overtakes and drifts: on
+the 10M-read scenario the gap of the 208 chance pairs that meet every threshold changed by a median 19 s a
+step and only half their steps held formation, where the planted convoys' changed by 2.5 s and all held it.
+``formation`` = steps in formation / steps. It ranks and does not filter: a real convoy split by traffic
+lights still fires, lower down.
+
+score = lift / (lift + min_lift) * together * formation (at most 0.5 at the lift threshold).
 
 Groups: flagged pairs are joined into connected components (min-label propagation); the subject is the
 component's smallest plate, related the other plates. Window = first to last co-read of the group.
@@ -252,10 +262,33 @@ def _moved_together(co: DataFrame, params: ConvoyParams) -> DataFrame:
     )
 
 
+def _formation(co: DataFrame, params: ConvoyParams) -> DataFrame:
+    """Per pair: its steps (successive co-reads of one occasion, at different cameras) and the steps it held
+    formation on: the same vehicle ahead (or level) at both cameras, and the gap between the two changed by
+    at most ``formation_tolerance_s``."""
+    in_order = Window.partitionBy("plate_1", "plate_2", "occasion").orderBy("event_micros", "read_id_1", "read_id_2")
+    gap = F.col("micros_2") - F.col("micros_1")
+    steps = co.select(
+        "plate_1",
+        "plate_2",
+        "camera_id",
+        gap.alias("gap"),
+        F.lag(gap).over(in_order).alias("previous_gap"),
+        F.lag("camera_id").over(in_order).alias("previous_camera"),
+    ).where(F.col("previous_camera").isNotNull() & (F.col("previous_camera") != F.col("camera_id")))
+    held = (F.signum("gap") * F.signum("previous_gap") >= 0) & (
+        F.abs(F.col("gap") - F.col("previous_gap")) <= int(params.formation_tolerance_s * 1_000_000)
+    )
+    return steps.groupBy("plate_1", "plate_2").agg(
+        F.count("*").alias("steps"), F.sum(F.when(held, 1).otherwise(0)).alias("steps_in_formation")
+    )
+
+
 def convoy_pairs(reads: DataFrame, params: ConvoyParams, *, exact: bool = False) -> tuple[DataFrame, DataFrame]:
     """(co-reads, candidate pairs): pairs meeting the camera and occasion rule, with their chance statistics.
 
-    Candidate columns: plate_1, plate_2, observed (co-reads), n_cameras, n_occasions, together, expected, lift.
+    Candidate columns: plate_1, plate_2, observed (co-reads), n_cameras, n_occasions, together, steps,
+    steps_in_formation, formation, expected, lift.
     ``reads`` comes from ``_prepared_reads``. No lift or together threshold is applied here. ``exact`` pairs
     every read with every other at its camera (the reference the segment candidates are checked against);
     without it the co-reads returned are the candidates' only. ``min_cameras`` < 2 always pairs exactly.
@@ -298,6 +331,12 @@ def convoy_pairs(reads: DataFrame, params: ConvoyParams, *, exact: bool = False)
         .join(_moved_together(co, params), ["plate_1", "plate_2"], "left_semi")
         .join(totals_1, "plate_1")
         .join(totals_2, "plate_2")
+        .join(_formation(co, params), ["plate_1", "plate_2"], "left")
+        .fillna(0, ["steps", "steps_in_formation"])
+        .withColumn(
+            "formation",
+            F.when(F.col("steps") > 0, F.col("steps_in_formation") / F.col("steps")).otherwise(F.lit(0.0)),
+        )
         # Share of their reads the two plates made together (Ochiai): 1.0 for vehicles only ever seen together.
         .withColumn(
             "together",
@@ -362,7 +401,10 @@ def flagged_pairs(inputs: DetectorInputs, params: ConvoyParams, *, exact: bool =
     co, candidates = convoy_pairs(_prepared_reads(inputs, params).localCheckpoint(), params, exact=exact)
     flagged = (
         candidates.where((F.col("lift") >= params.min_lift) & (F.col("together") >= params.min_together))
-        .withColumn("pair_score", F.col("lift") / (F.col("lift") + params.min_lift) * F.col("together"))
+        .withColumn(
+            "pair_score",
+            F.col("lift") / (F.col("lift") + params.min_lift) * F.col("together") * F.col("formation"),
+        )
         .localCheckpoint()
     )
     return co, flagged
@@ -418,7 +460,18 @@ def detect(inputs: DetectorInputs, params: ConvoyParams, now: datetime) -> DataF
         first_event.alias("first"),
     )
     strongest = F.max_by(
-        F.struct("plate_1", "plate_2", "observed", "expected", "lift", "together", "n_cameras", "n_occasions"),
+        F.struct(
+            "plate_1",
+            "plate_2",
+            "observed",
+            "expected",
+            "lift",
+            "together",
+            "n_cameras",
+            "n_occasions",
+            "steps",
+            "steps_in_formation",
+        ),
         "pair_score",
     )
     members = F.array_distinct(F.flatten(F.collect_list(F.array("plate_1", "plate_2"))))
@@ -451,7 +504,12 @@ def detect(inputs: DetectorInputs, params: ConvoyParams, now: datetime) -> DataF
         F.format_number("top.lift", 1),
         F.lit("), "),
         F.format_number(F.col("top.together") * 100, 0),
-        F.lit("% of their reads together."),
+        F.lit("% of their reads together, in formation (same order, gap within "),
+        F.lit(f"{params.formation_tolerance_s:g} s of the camera before) at "),
+        F.col("top.steps_in_formation").cast("string"),
+        F.lit(" of "),
+        F.col("top.steps").cast("string"),
+        F.lit(" successive cameras."),
     )
     return flags_from(
         by_group.join(group_evidence, "group"),

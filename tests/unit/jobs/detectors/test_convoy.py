@@ -182,6 +182,31 @@ def test_passing_successive_cameras_together_once_is_not_enough(spark) -> None:
     assert len(run(spark, reads, ConvoyParams(min_occasions=1))) == 1
 
 
+def test_a_convoy_in_formation_ranks_above_company_that_drifts_and_overtakes(spark) -> None:
+    # AA and BB keep 10 s apart at every camera. DR1 and DR2 meet every threshold too, but the gap between
+    # them drifts by 30 s a camera and the lead changes hands: chance company on one road, not a convoy.
+    convoy = [r for day in (0, 1) for p, o in (("AA11AAA", 0), ("BB22BBB", 10)) for r in trip(p, day, o)]
+    drifting = [
+        read(plate, cam["camera_id"], at(16, days=day, minutes=5 * i, seconds=off), cameras=CAMERAS)
+        for day in (0, 1)
+        for i, cam in enumerate(ELSEWHERE)
+        for plate, off in (("DR1AAA", 45), ("DR2BBB", 30 * i))
+    ]
+    reads = convoy + drifting + background(0) + background(1) + background(0, hour=16) + background(1, hour=16)
+    inputs = detector_inputs(spark, reads=reads, cameras=CAMERAS)
+    pairs = {(r.plate_1, r.plate_2): r for r in flagged_pairs(inputs, ConvoyParams())[1].collect()}
+    kept, drift = pairs[("AA11AAA", "BB22BBB")], pairs[("DR1AAA", "DR2BBB")]
+    assert (kept.steps, kept.steps_in_formation, kept.formation) == (6, 6, 1.0)
+    # Per morning the gap goes -45, -15, 15, 45 s: it changes by 30 s a camera and DR2 overtakes. None held.
+    assert (drift.steps, drift.steps_in_formation, drift.formation) == (6, 0, 0.0)
+    assert drift.together == kept.together == 1.0 and drift.pair_score < kept.pair_score
+    flags = {f["subject"]: f for f in run(spark, reads)}
+    assert set(flags) == {"AA11AAA", "DR1AAA"}
+    assert flags["AA11AAA"]["score"] > flags["DR1AAA"]["score"]
+    assert "in formation (same order, gap within 20 s of the camera before) at 6 of 6" in flags["AA11AAA"]["summary"]
+    assert "at 0 of 6 successive cameras" in flags["DR1AAA"]["summary"]
+
+
 def test_segment_longer_than_an_occasion_gap_is_refused() -> None:
     with pytest.raises(ValueError, match="segment_max_s"):
         ConvoyParams(segment_max_s=3600, occasion_gap_s=3600)
