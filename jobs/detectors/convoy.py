@@ -175,6 +175,8 @@ def _co_reads_by_segments(pool: DataFrame, params: ConvoyParams) -> DataFrame:
             | (F.col("span") > int((params.occasion_gap_s - params.delta_t_s) * 1_000_000))
         )
         .select("plate_key", "other_key")
+        # Few rows from the costliest join here, and the co-reads below are read twice: compute it once.
+        .localCheckpoint()
     )
     first = keyed.select("plate_key", "camera_key", "camera_id", *[F.col(c).alias(f"{c}_a") for c in _SIDE])
     second = keyed.select(
@@ -348,8 +350,11 @@ def convoy_pairs(reads: DataFrame, params: ConvoyParams, *, exact: bool = False)
     )
 
     network_hour = reads.groupBy("hour").agg(F.count("*").alias("network_reads"))
+    # Only the candidates' plates need their hours: a small broadcast semi-join instead of every plate's.
+    candidate_plates = pairs.select(F.col("plate_1").alias("plate")).union(pairs.select(F.col("plate_2"))).distinct()
     plate_hour = (
-        reads.groupBy("plate", "hour")
+        reads.join(F.broadcast(candidate_plates), "plate", "left_semi")
+        .groupBy("plate", "hour")
         .agg(F.count("*").alias("n"), F.sum("window_volume").alias("volume"))
         .join(F.broadcast(network_hour), "hour")
         .withColumn("share", F.col("volume") / F.col("network_reads"))
