@@ -722,6 +722,17 @@ def bench_convoy(
     _echo_report(lambda: run_bench(reads, out, exact=exact))
 
 
+@bench_app.command("publish")
+def bench_publish(
+    reads: Annotated[int, typer.Option(help="ANPR reads in the simulated day")] = 1_000_000,
+    out: Annotated[Path | None, typer.Option(help="write the markdown result here")] = None,
+) -> None:
+    """One day of reads into PostGIS with the production publish, beside a plain COPY of the same rows."""
+    from das_tools.bench.publish import bench_publish as run_bench
+
+    _echo_report(lambda: run_bench(reads, out))
+
+
 @bench_app.command("analyst")
 def bench_analyst(
     reads: Annotated[int, typer.Option(help="ANPR reads in PostGIS, spread over --days")] = 30_000_000,

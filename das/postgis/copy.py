@@ -57,7 +57,7 @@ def pg_array_literal(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pc.binary_join_element_wise("{", joined, "}", "")
 
 
-def _csv_ready(arrow: pa.Table) -> pa.Table:
+def csv_ready(arrow: pa.Table) -> pa.Table:
     for position, field in enumerate(arrow.schema):
         if pa.types.is_list(field.type) or pa.types.is_large_list(field.type):
             arrow = arrow.set_column(position, field.name, pg_array_literal(arrow.column(position)))
@@ -66,7 +66,7 @@ def _csv_ready(arrow: pa.Table) -> pa.Table:
 
 def copy_arrow(cur: Any, target: str, arrow: pa.Table) -> int:
     """COPY an Arrow table into ``target`` (qualified) through CSV, in batches; returns rows copied."""
-    arrow = _csv_ready(arrow)
+    arrow = csv_ready(arrow)
     columns = ", ".join(quote_ident(n) for n in arrow.column_names)
     statement = f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT csv)"
     options = pacsv.WriteOptions(include_header=False)

@@ -755,6 +755,14 @@ def _write_server_conf(settings: Settings, data_dir: Path, sock_dir: Path | None
         "listen_addresses = '127.0.0.1'\n"
         f"port = {settings.pg_port}\n"
         f"unix_socket_directories = '{sockets}'\n"
+        "# Bulk loads: a table created and filled in one transaction (each day's loading table) skips the WAL\n"
+        "# at wal_level minimal. A project-local server has no replicas or archive to feed; a managed one keeps\n"
+        "# its own settings. Index builds on ATTACH sort in memory rather than in temp files.\n"
+        "wal_level = minimal\n"
+        "max_wal_senders = 0\n"
+        "archive_mode = off\n"
+        "maintenance_work_mem = '1GB'\n"
+        "max_wal_size = '4GB'\n"
     )
 
 
