@@ -106,9 +106,9 @@ class ConvoyParams(BaseModel):
     # Share of the two plates' reads made together (Ochiai, 0..1): vehicles that merely cross paths
     # (fleet vehicles roaming the same area all day) co-read a few times out of many reads.
     min_together: float = 0.5
-    # A convoy keeps station: between successive cameras the same vehicle stays ahead and the gap changes by
+    # A convoy keeps station: between successive cameras the (signed) gap between the vehicles changes by
     # seconds. Company met by chance on one road overtakes and drifts (ranking only, not a threshold).
-    formation_tolerance_s: float = 20.0
+    formation_tolerance_s: float = Field(default=20.0, ge=0)
     max_plates_per_camera_window: int = 200  # guards the self-join on very busy cameras
 
     @model_validator(mode="after")

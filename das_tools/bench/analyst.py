@@ -38,6 +38,22 @@ from schemas.tables import SILVER_ANPR_READS
 BENCH_DATABASE = "das_bench"
 
 
+def bench_workspace(base: Settings, name: str) -> tuple[Path, Settings]:
+    """A scratch folder under DAS_HOME and settings that point the lake there and PostGIS at the bench database.
+
+    Only on the project-local server: these benchmarks replace day partitions and drop their database, which
+    must never happen to a managed one.
+    """
+    if not base.uses_local_postgres:
+        raise DasError(
+            f"das bench {name} publishes simulated reads and drops its database: it runs on the project-local "
+            "PostGIS only; unset DAS_DATABASE_URL to run it"
+        )
+    base.home_abs.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"das-bench-{name}-", dir=base.home_abs))
+    return work, base.model_copy(update={"lake_root": str(work / "lake"), "pg_database": BENCH_DATABASE})
+
+
 def postgis_connection(settings: Settings) -> Any:
     import psycopg2
 
@@ -154,9 +170,7 @@ def bench_analyst(
     if reads < days or days < 1 or queries < 1:
         raise DasError(f"das bench analyst needs reads >= days >= 1 and queries >= 1; got {reads=}, {days=}")
     base = settings or get_settings()
-    base.home_abs.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="das-bench-analyst-", dir=base.home_abs))
-    settings = base.model_copy(update={"lake_root": str(work / "lake"), "pg_database": BENCH_DATABASE})
+    work, settings = bench_workspace(base, "analyst")
     stages: list[Measurement] = []
     try:
         landing = work / "landing"

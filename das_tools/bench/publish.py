@@ -3,31 +3,29 @@
 The simulated day is bulk-loaded into DuckDB (untimed; `das bench ingest` measures the ingest), then:
 - das: ``publish_day_partition`` of the day into ``das.anpr_reads`` (served rows with pseudonyms, COPY through
   CSV into a fresh loading table created in the same transaction, ATTACH as the day's partition, which builds
-  its three indexes);
-- reference: the same served rows, already written as one CSV file (untimed), COPYed by the server into an
-  unindexed table created and committed beforehand: the floor PostgreSQL itself sets on this machine.
+  the partition's seven indexes: primary key, BRIN on the time, two GiST on the points, three btrees);
+- reference: the same served rows, already written as one CSV file (untimed), COPYed into an unindexed table
+  with the same columns (the generated points too), created in the same transaction: a plain load.
 
 So the ratio is what das adds to a plain load: encoding Arrow to CSV, the index builds and the partition swap.
-The server's WAL settings (``wal_level``, ``maintenance_work_mem``) apply to both.
+Both get the server's settings (at ``wal_level = minimal`` both skip the WAL).
 """
 
 from __future__ import annotations
 
 import shutil
-import tempfile
 from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import pyarrow.csv as pacsv
 
 from das.config import Settings, get_settings
 from das_tools.bench.analyst import (
-    BENCH_DATABASE,
     START,
     _day_arrow,
     _drop_bench_database,
     _load_reads_into_duckdb,
+    bench_workspace,
     postgis_connection,
 )
 from das_tools.bench.scenario import Measurement, measured, to_markdown
@@ -45,22 +43,18 @@ def server_settings(settings: Settings) -> dict[str, str]:
 
 
 def _plain_copy(settings: Settings, csv_path: Path, like: str) -> int:
-    """COPY one CSV file into an unindexed table (created and committed first); returns rows copied."""
+    """COPY one CSV file into an unindexed table with the served table's columns (its generated geometry
+    too), created in the same transaction, as the publish's loading table is; returns rows copied."""
     with closing(postgis_connection(settings)) as conn:
-        with conn.cursor() as cur:
+        with conn.cursor() as cur, csv_path.open("rb") as handle:
             cur.execute(f"DROP TABLE IF EXISTS {REFERENCE_TABLE}")
-            cur.execute(f"CREATE TABLE {REFERENCE_TABLE} (LIKE {like} INCLUDING DEFAULTS)")
+            cur.execute(f"CREATE TABLE {REFERENCE_TABLE} (LIKE {like} INCLUDING DEFAULTS INCLUDING GENERATED)")
+            columns = handle.readline().decode().strip()
+            cur.copy_expert(f"COPY {REFERENCE_TABLE} ({columns}) FROM STDIN WITH (FORMAT csv)", handle)
+            rows = int(cur.rowcount)
+            cur.execute(f"DROP TABLE {REFERENCE_TABLE}")
         conn.commit()
-        return _timed_copy(conn, csv_path)
-
-
-def _timed_copy(conn: Any, csv_path: Path) -> int:
-    with conn.cursor() as cur, csv_path.open("rb") as handle:
-        columns = handle.readline().decode().strip()
-        cur.copy_expert(f"COPY {REFERENCE_TABLE} ({columns}) FROM STDIN WITH (FORMAT csv)", handle)
-        rows = int(cur.rowcount)
-    conn.commit()
-    return rows
+        return rows
 
 
 def bench_publish(reads: int, out: Path | None = None, settings: Settings | None = None) -> str:
@@ -75,9 +69,7 @@ def bench_publish(reads: int, out: Path | None = None, settings: Settings | None
     from jobs import tasks
 
     base = settings or get_settings()
-    base.home_abs.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="das-bench-publish-", dir=base.home_abs))
-    settings = base.model_copy(update={"lake_root": str(work / "lake"), "pg_database": BENCH_DATABASE})
+    work, settings = bench_workspace(base, "publish")
     results: list[Measurement] = []
     try:
         landing = work / "landing"

@@ -762,6 +762,7 @@ def _write_server_conf(settings: Settings, data_dir: Path, sock_dir: Path | None
         "max_wal_senders = 0\n"
         "archive_mode = off\n"
         "maintenance_work_mem = '1GB'\n"
+        "autovacuum_work_mem = '256MB'\n"
         "max_wal_size = '4GB'\n"
     )
 

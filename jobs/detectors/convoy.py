@@ -59,10 +59,12 @@ reads of p that co-read with q and n_p all of p's reads in the window. A pair ne
 ``min_together``.
 
 Formation: a convoy keeps station. A pair's *steps* are its successive co-reads within one occasion at
-different cameras; a step holds formation when the same vehicle is ahead (or level) at both cameras and the
-gap changes by at most ``formation_tolerance_s``. Company met by chance on one road overtakes and drifts: on
-the 10M-read scenario the gap of the 208 chance pairs that meet every threshold changed by a median 19 s a
-step and only half their steps held formation, where the planted convoys' changed by 2.5 s and all held it.
+different cameras; a step holds formation when the signed gap between the two changes by at most
+``formation_tolerance_s`` (so the order holds too, unless they were nearly level). Company met by chance on
+one road overtakes and drifts: on the simulated 10M-read scenario the gap of the 208 chance pairs that meet
+every threshold changed by a median 19 s a step and only half their steps held formation, where the planted
+convoys' changed by 2.5 s and all held it (the rule was chosen on that simulation; real convoys split by
+lights hold fewer steps).
 ``formation`` = steps in formation / steps. It ranks and does not filter: a real convoy split by traffic
 lights still fires, lower down.
 
@@ -266,8 +268,8 @@ def _moved_together(co: DataFrame, params: ConvoyParams) -> DataFrame:
 
 def _formation(co: DataFrame, params: ConvoyParams) -> DataFrame:
     """Per pair: its steps (successive co-reads of one occasion, at different cameras) and the steps it held
-    formation on: the same vehicle ahead (or level) at both cameras, and the gap between the two changed by
-    at most ``formation_tolerance_s``."""
+    formation on: the signed gap between the two changed by at most ``formation_tolerance_s`` (an overtake
+    changes it by twice its size, so only vehicles nearly level can swap places and hold formation)."""
     in_order = Window.partitionBy("plate_1", "plate_2", "occasion").orderBy("event_micros", "read_id_1", "read_id_2")
     gap = F.col("micros_2") - F.col("micros_1")
     steps = co.select(
@@ -278,9 +280,7 @@ def _formation(co: DataFrame, params: ConvoyParams) -> DataFrame:
         F.lag(gap).over(in_order).alias("previous_gap"),
         F.lag("camera_id").over(in_order).alias("previous_camera"),
     ).where(F.col("previous_camera").isNotNull() & (F.col("previous_camera") != F.col("camera_id")))
-    held = (F.signum("gap") * F.signum("previous_gap") >= 0) & (
-        F.abs(F.col("gap") - F.col("previous_gap")) <= int(params.formation_tolerance_s * 1_000_000)
-    )
+    held = F.abs(F.col("gap") - F.col("previous_gap")) <= int(params.formation_tolerance_s * 1_000_000)
     return steps.groupBy("plate_1", "plate_2").agg(
         F.count("*").alias("steps"), F.sum(F.when(held, 1).otherwise(0)).alias("steps_in_formation")
     )
@@ -464,6 +464,7 @@ def detect(inputs: DetectorInputs, params: ConvoyParams, now: datetime) -> DataF
         F.max("item.at").alias("window_end"),
         first_event.alias("first"),
     )
+    # Equal scores are broken by the plates, so the summary names the same pair on every run.
     strongest = F.max_by(
         F.struct(
             "plate_1",
@@ -477,7 +478,7 @@ def detect(inputs: DetectorInputs, params: ConvoyParams, now: datetime) -> DataF
             "steps",
             "steps_in_formation",
         ),
-        "pair_score",
+        F.struct("pair_score", "plate_1", "plate_2"),
     )
     members = F.array_distinct(F.flatten(F.collect_list(F.array("plate_1", "plate_2"))))
     by_group = flagged.groupBy("group").agg(
@@ -509,8 +510,8 @@ def detect(inputs: DetectorInputs, params: ConvoyParams, now: datetime) -> DataF
         F.format_number("top.lift", 1),
         F.lit("), "),
         F.format_number(F.col("top.together") * 100, 0),
-        F.lit("% of their reads together, in formation (same order, gap within "),
-        F.lit(f"{params.formation_tolerance_s:g} s of the camera before) at "),
+        F.lit("% of their reads together, in formation (the gap between them steady within "),
+        F.lit(f"{params.formation_tolerance_s:g} s from camera to camera) at "),
         F.col("top.steps_in_formation").cast("string"),
         F.lit(" of "),
         F.col("top.steps").cast("string"),
