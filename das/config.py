@@ -129,6 +129,18 @@ class VehicleNearCrimesParams(BaseModel):
     occasion_gap_min: float = 60.0  # crimes within radius_m whose windows come this close are one occasion
     fdr_alpha: float = 0.05  # Benjamini-Hochberg over every plate seen
     min_baseline_hours: float = 24.0  # the crime rate's period is at least this long
+    # Shares of radius_m and window_min at which chance is also judged (closer matches are rarer by chance);
+    # the smallest p counts, times the number of scales (Bonferroni).
+    closeness_scales: list[float] = [1.0, 0.5, 0.25]
+
+    @field_validator("closeness_scales")
+    @classmethod
+    def _scales_within_the_window(cls, scales: list[float]) -> list[float]:
+        if not scales or any(not 0 < s <= 1 for s in scales) or 1.0 not in scales:
+            raise ValueError(
+                f"closeness_scales must be shares of radius_m and window_min in (0, 1], 1.0 among them; got {scales}"
+            )
+        return sorted(set(scales), reverse=True)
 
 
 class NearRepeatParams(BaseModel):

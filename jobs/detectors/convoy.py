@@ -331,9 +331,14 @@ def convoy_pairs(reads: DataFrame, params: ConvoyParams, *, exact: bool = False)
         )
         .where((F.col("n_cameras") >= params.min_cameras) & (F.col("n_occasions") >= params.min_occasions))
         .join(_moved_together(co, params), ["plate_1", "plate_2"], "left_semi")
-        .join(totals_1, "plate_1")
+        .localCheckpoint()
+    )
+    # Formation only for the pairs the rule keeps (in exact mode co holds far more pairs than that).
+    formation = _formation(co.join(pairs.select("plate_1", "plate_2"), ["plate_1", "plate_2"], "left_semi"), params)
+    pairs = (
+        pairs.join(totals_1, "plate_1")
         .join(totals_2, "plate_2")
-        .join(_formation(co, params), ["plate_1", "plate_2"], "left")
+        .join(formation, ["plate_1", "plate_2"], "left")
         .fillna(0, ["steps", "steps_in_formation"])
         .withColumn(
             "formation",

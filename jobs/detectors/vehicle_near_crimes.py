@@ -12,7 +12,14 @@ Surprise, not volume: the chance of a read matching an occasion at camera c is t
 lambda_c = sum over occasions near c of (span + 2 window) / B, with B the hours the crime data covers (at least
 ``min_baseline_hours``), times the hour-of-day factor of crimes (24 x the share of crime starts in that hour,
 smoothed). A plate's exposure mu = the sum over its distinct (camera, 2-window bucket) of lambda_c x factor(hour):
-every read it made, not only the matching ones. Its p-value is P(Poisson(mu) >= k); q-values are
+every read it made, not only the matching ones. Its p-value at that scale is P(Poisson(mu) >= k).
+
+Closeness: the same test runs again at tighter scales (``closeness_scales``: shares f of radius_m and window_min,
+default 1, 1/2, 1/4). At share f a match must be within f x radius_m of the crime and within f x window_min of its
+window, each camera's rate counts only the occasions within f x radius_m of it (the real crime geography, not an
+assumed uniform one) with windows span + 2 f window, and the exposure buckets shrink to 2 f window. An offender is
+read minutes from the scene; a passer-by anywhere in the window. A scale counts where it still holds
+``min_crimes`` occasions; p is the smallest p over the scales times their number (Bonferroni), and q-values are
 Benjamini-Hochberg over every plate seen. A flag needs k >= ``min_crimes`` occasions and q <= ``fdr_alpha``.
 Score = min(1, -log10(p) / 10): 1.0 at p <= 1e-10. A vehicle that passes everywhere has a large mu, so a few
 occasions are no surprise for it: its score is low by the model, not by a special rule.
@@ -84,6 +91,7 @@ def _crime_cameras(crimes: DataFrame, cameras: DataFrame, radius_m: float) -> Da
             "latitude",
             "location",
             "camera_id",
+            distance.alias("camera_distance_m"),
         )
         .distinct()
     )
@@ -116,12 +124,28 @@ def hour_factors(starts: pd.Series) -> pd.DataFrame:
 
 
 def surprise(candidates: pd.DataFrame, plates_seen: int, params: VehicleNearCrimesParams) -> pd.DataFrame:
-    """p (Poisson tail of k occasions given exposure mu), BH q over every plate seen, score and verdict."""
-    p = poisson_tail(candidates["k"].to_numpy(), candidates["mu"].to_numpy())
+    """p, BH q over every plate seen, score and verdict, with the closeness scale that decided p.
+
+    At each scale i (a share of radius_m and window_min, column suffix ``_i``; scale 0 is the whole window,
+    columns ``k`` and ``mu``) the Poisson tail of k_i occasions given exposure mu_i, counted only where k_i still
+    reaches min_crimes; p is the smallest, times the number of scales (Bonferroni)."""
+    n = len(params.closeness_scales)
+    ks = np.column_stack([candidates["k" if i == 0 else f"k_{i}"].to_numpy(float) for i in range(n)])
+    mus = np.column_stack([candidates["mu" if i == 0 else f"mu_{i}"].to_numpy(float) for i in range(n)])
+    tails = np.where(ks >= params.min_crimes, poisson_tail(ks, np.nan_to_num(mus)), 1.0)
+    best = np.argmin(tails, axis=1)
+    rows = np.arange(len(candidates))
+    p = np.minimum(1.0, n * tails[rows, best])
     q = benjamini_hochberg(p, n_tests=plates_seen)
     score = np.clip(-np.log10(np.maximum(p, 1e-300)) / 10.0, 0.0, 1.0)
     return candidates.assign(
-        p=p, q=q, score=score, keep=(candidates["k"] >= params.min_crimes) & (q <= params.fdr_alpha)
+        p=p,
+        q=q,
+        score=score,
+        close_share=np.asarray(params.closeness_scales)[best],
+        k_close=ks[rows, best].astype("int64"),
+        mu_close=np.nan_to_num(mus[rows, best]),
+        keep=(candidates["k"] >= params.min_crimes) & (q <= params.fdr_alpha),
     )
 
 
@@ -147,11 +171,19 @@ def detect(inputs: DetectorInputs, params: VehicleNearCrimesParams, now: datetim
     occasions = F.broadcast(spark.createDataFrame(crime_table[["crime_id", "occasion", "span_h"]]))
     crimes = crimes.join(occasions, "crime_id")
     crime_cameras = _crime_cameras(crimes, inputs.cameras, params.radius_m).join(occasions, "crime_id")
+    scales = params.closeness_scales
     camera_rate = (
-        crime_cameras.select("camera_id", "occasion", "span_h")
-        .distinct()
+        crime_cameras.groupBy("camera_id", "occasion")
+        .agg(F.min("camera_distance_m").alias("d"), F.first("span_h").alias("span_h"))
         .groupBy("camera_id")
-        .agg((F.sum(F.col("span_h") + 2 * window_h) / baseline_h).alias("rate"))
+        .agg(
+            F.array(
+                *[
+                    F.sum(F.when(F.col("d") <= params.radius_m * f, F.col("span_h") + 2 * window_h * f)) / baseline_h
+                    for f in scales
+                ]
+            ).alias("rates")
+        )
     )
     factors = F.broadcast(spark.createDataFrame(hour_factors(crime_table["t0"])))
     crime_cameras = crime_cameras.select(
@@ -182,30 +214,51 @@ def detect(inputs: DetectorInputs, params: VehicleNearCrimesParams, now: datetim
         .withColumn("distance_m", read_distance)
         .where(F.col("distance_m") <= params.radius_m)
     )
+    read_s, from_s, to_s = (epoch_seconds(F.col(c)) for c in ("read_at", "occurred_from", "occurred_to"))
+    offset_s = F.greatest(from_s - read_s, read_s - to_s, F.lit(0.0))  # outside the crime's own window
+
+    def within(f: float) -> F.Column:
+        return (F.col("distance_m") <= params.radius_m * f) & (offset_s <= params.window_min * 60.0 * f)
+
     observed = (
         matches.groupBy("plate")
         .agg(
-            F.countDistinct("occasion").alias("n_occasions"),
-            F.countDistinct("read_id").alias("n_matched_reads"),
+            *[
+                F.least(
+                    F.countDistinct(F.when(within(f), F.col("occasion"))),
+                    F.countDistinct(F.when(within(f), F.col("read_id"))),
+                ).alias(f"k_{i}")
+                for i, f in enumerate(scales)
+            ],
             F.countDistinct("read_date").alias("n_days"),
         )
-        .withColumn("k", F.least("n_occasions", "n_matched_reads"))
+        .withColumnRenamed("k_0", "k")
         .where(F.col("k") >= params.min_crimes)
     )
-    # Exposure of the candidates: every read they made, one per camera and 2-window bucket, at its place and hour.
-    bucket_s = max(2 * params.window_min * 60.0, 1.0)
+    # Exposure of the candidates at each scale: every read they made, one per camera and 2-window bucket, at its
+    # place and hour.
+    bucket_sizes = [max(2 * params.window_min * 60.0 * f, 1.0) for f in scales]
     exposure = (
         reads.join(F.broadcast(observed.select("plate")), "plate")
-        .withColumn("bucket", F.floor(epoch_seconds(F.col("read_at")) / bucket_s))
-        .groupBy("plate", "camera_id", "bucket")
+        .select("plate", "camera_id", epoch_seconds(F.col("read_at")).alias("t"))
+        .select("*", F.posexplode(F.array(*[F.lit(b) for b in bucket_sizes])).alias("scale", "bucket_s"))
+        .withColumn("bucket", F.floor(F.col("t") / F.col("bucket_s")))
+        .groupBy("plate", "scale", "camera_id", "bucket", "bucket_s")
         .agg(F.count("*").alias("reads_in_bucket"))
-        .withColumn("hour", (F.col("bucket") * bucket_s / 3600 % 24).cast("int"))
+        .withColumn("hour", (F.col("bucket") * F.col("bucket_s") / 3600 % 24).cast("int"))
         .join(F.broadcast(camera_rate), "camera_id", "left")
         .join(factors, "hour", "left")
+        .withColumn(
+            "chance",
+            F.coalesce(F.element_at("rates", F.col("scale") + 1), F.lit(0.0)) * F.coalesce("factor", F.lit(1.0)),
+        )
         .groupBy("plate")
         .agg(
-            F.sum(F.coalesce(F.col("rate"), F.lit(0.0)) * F.coalesce(F.col("factor"), F.lit(1.0))).alias("mu"),
-            F.sum("reads_in_bucket").alias("n_reads"),
+            *[
+                F.sum(F.when(F.col("scale") == i, F.col("chance"))).alias("mu" if i == 0 else f"mu_{i}")
+                for i in range(len(scales))
+            ],
+            F.sum(F.when(F.col("scale") == 0, F.col("reads_in_bucket"))).alias("n_reads"),
         )
     )
     candidates = pd.DataFrame(observed.join(exposure, "plate").toPandas())
@@ -218,9 +271,9 @@ def detect(inputs: DetectorInputs, params: VehicleNearCrimesParams, now: datetim
         return empty_content_flags(spark, params, now, inputs.flag_id_salt)
     kept = F.broadcast(
         spark.createDataFrame(
-            verdicts[["plate", "k", "n_days", "n_reads", "mu", "p", "q", "score"]].astype(
-                {"k": "int64", "n_days": "int64", "n_reads": "int64"}
-            )
+            verdicts[
+                ["plate", "k", "n_days", "n_reads", "mu", "p", "q", "score", "close_share", "k_close", "mu_close"]
+            ].astype({"k": "int64", "n_days": "int64", "n_reads": "int64"})
         )
     )
     matches = matches.join(kept.select("plate"), "plate")
@@ -298,7 +351,22 @@ def detect(inputs: DetectorInputs, params: VehicleNearCrimesParams, now: datetim
         F.format_string("%.2g", F.col("mu")),
         F.lit(" expected by chance for a vehicle with its "),
         F.col("n_reads").cast("string"),
-        F.lit(" reads at those places and hours (p = "),
+        F.lit(" reads at those places and hours"),
+        F.when(
+            F.col("close_share") < 1,
+            F.concat(
+                F.lit("; "),
+                F.col("k_close").cast("string"),
+                F.lit(" of them within "),
+                F.format_string("%.3g", F.col("close_share") * params.radius_m),
+                F.lit(" m and "),
+                F.format_string("%.2g", F.col("close_share") * params.window_min),
+                F.lit(" min, where about "),
+                F.format_string("%.2g", F.col("mu_close")),
+                F.lit(" are expected"),
+            ),
+        ).otherwise(F.lit("")),
+        F.lit(" (p = "),
         F.format_string("%.1e", F.col("p")),
         F.lit(", q = "),
         F.format_string("%.1e", F.col("q")),

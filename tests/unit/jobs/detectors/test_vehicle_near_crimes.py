@@ -29,8 +29,8 @@ def run(spark, reads, crimes=CRIMES, params=None):  # type: ignore[no-untyped-de
 
 def test_plate_near_two_crimes_fires_with_a_chance_figure_and_a_bus_that_passes_everywhere_does_not(spark) -> None:
     reads = [
-        read("SUS1", "CAM1", at(10, minutes=10), cameras=CAMERAS),
-        read("SUS1", "CAM2", at(11, minutes=20), cameras=CAMERAS),
+        read("SUS1", "CAM1", at(10, minutes=5), cameras=CAMERAS),
+        read("SUS1", "CAM2", at(11, minutes=5), cameras=CAMERAS),
         # A bus loops the route all day, so it passes both crime scenes in time, by its sheer exposure.
         *[
             read("BUS1", c["camera_id"], at(6 + loop, minutes=12 * i), cameras=CAMERAS)
@@ -46,7 +46,8 @@ def test_plate_near_two_crimes_fires_with_a_chance_figure_and_a_bus_that_passes_
     assert kinds == ["crime", "crime", "read", "read"]
     assert "near 2 separate crimes" in sus["summary"] and "robbery" in sus["summary"]
     assert "expected by chance for a vehicle with its 2 reads" in sus["summary"]
-    assert sus["window_start"] == at(10, minutes=10).replace(tzinfo=None)
+    assert "2 of them within 125 m and 7.5 min, where about" in sus["summary"]  # read minutes from each scene
+    assert sus["window_start"] == at(10, minutes=5).replace(tzinfo=None)
     assert 0 < sus["score"] <= 1
 
 
@@ -70,6 +71,35 @@ def test_a_tight_cluster_is_one_occasion_and_passers_by_never_outrank_a_serial_o
     offender = ranked[0]["score"]
     assert all(f["score"] < offender for f in flags if f["subject"].startswith("PASS"))
     assert not [f for f in flags if f["subject"].startswith("PASS")]  # one occasion each: below min_crimes
+
+
+def test_a_plate_read_minutes_from_each_scene_outranks_one_read_at_the_edge_of_the_window(spark) -> None:
+    """Same cameras, same hours, same two crimes: CLOSE passes 2 min after each, LATE 25 min after; by chance a
+    read that close is about four times rarer, so CLOSE's p is the smaller."""
+    cameras = [camera(f"C{i}", 3000 * i, 0) for i in range(4)]
+    crimes = [crime("KA", at(10), 3050, 0), crime("KB", at(12), 6050, 0)]
+    background = [crime(f"B{i}", at(i % 24, days=-(i % 20)), 3000 * (i % 4) + 200, 100) for i in range(40)]
+    reads = [
+        *[read("CLOSE", f"C{c}", at(h, minutes=2), cameras=cameras) for c, h in ((1, 10), (2, 12))],
+        *[read("LATE", f"C{c}", at(h, minutes=25), cameras=cameras) for c, h in ((1, 10), (2, 12))],
+        *[read(f"CAR{i:03d}", f"C{i % 4}", at(7 + i % 12, minutes=i % 60), cameras=cameras) for i in range(200)],
+    ]
+    inputs = detector_inputs(spark, reads=reads, cameras=cameras, crimes=crimes + background)
+    flags = {f["subject"]: f for f in flags_of(detect_vehicles_near_crimes(inputs, VehicleNearCrimesParams(), NOW))}
+    assert "CLOSE" in flags
+    assert "2 of them within 125 m and 7.5 min" in flags["CLOSE"]["summary"]
+    assert "LATE" not in flags or flags["LATE"]["score"] < flags["CLOSE"]["score"]
+    # Without the closer scales both are the same evidence.
+    whole_window = VehicleNearCrimesParams(closeness_scales=[1.0], fdr_alpha=1.0)
+    plain = {f["subject"]: f for f in flags_of(detect_vehicles_near_crimes(inputs, whole_window, NOW))}
+    assert plain["CLOSE"]["score"] == pytest.approx(plain["LATE"]["score"])
+    assert "of them within" not in plain["CLOSE"]["summary"]
+
+
+@pytest.mark.parametrize("scales", [[0.5, 0.25], [1.0, 0.0], [1.0, 1.5], []])
+def test_closeness_scales_are_shares_of_the_window_including_the_whole(scales: list[float]) -> None:
+    with pytest.raises(ValueError, match="closeness_scales must be shares"):
+        VehicleNearCrimesParams(closeness_scales=scales)
 
 
 def test_snapped_crime_locations_never_count(spark) -> None:
