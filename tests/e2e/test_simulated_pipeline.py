@@ -184,6 +184,47 @@ def test_the_flags_listing_pages_shows_ids_and_status_and_a_flag_is_shown_with_i
     assert views and views[0]["purpose"] == "reviewing the top lead"
 
 
+def test_the_same_pipeline_on_a_spark_standalone_cluster_raises_the_same_flags(pipeline, pg_settings) -> None:  # type: ignore[no-untyped-def]
+    """DAS_SPARK_MASTER=spark://…: a master and two workers, each its own JVM (pyspark's spark-class), run the
+    CI scenario through `das run` in a child process; the flags are the local run's, to the id and score."""
+    import shutil
+    import tempfile
+
+    from das_tools.localstack import spark_cluster
+
+    settings, landing, _, _ = pipeline
+    local = {(f["flag_id"], round(f["score"], 6)) for f in _flags_json(settings)}
+    work = Path(tempfile.mkdtemp(prefix="das-cluster-"))
+    try:
+        copied = work / "landing"  # as simulated: a later test adds a file to the shared landing folder
+        shutil.copytree(landing, copied, ignore=shutil.ignore_patterns("later-day.csv"))
+        with (
+            own_database(pg_settings, "das_on_cluster") as db,
+            spark_cluster.running(work / "spark", workers=2, cores=1, memory="1500m") as cluster,
+        ):
+            # The same DAS_HOME (so the same pseudonym key and flag ids), its own lake and database.
+            on_cluster = db.model_copy(update={"lake_root": str(work / "lake")})
+            env = {
+                **child_env(on_cluster),
+                "DAS_SPARK_MASTER": cluster.master_url,
+                "DAS_SPARK_CONF": json.dumps({"spark.executor.memory": "1g", "spark.driver.host": "127.0.0.1"}),
+            }
+            das = str(Path(sys.executable).with_name("das"))
+            done = subprocess.run(
+                [das, "run", "--landing", str(copied), "--json"], env=env, capture_output=True, text=True, timeout=1200
+            )
+            assert done.returncode == 0, done.stderr[-3000:]
+            executors = cluster.executor_dirs()
+            assert {p.parents[2].name for p in executors} == {"worker-0", "worker-1"}, executors  # both did work
+            flags = subprocess.run(
+                [das, "flags", "--json"], env=env, capture_output=True, text=True, timeout=300, check=True
+            )
+        remote = {(f["flag_id"], round(f["score"], 6)) for f in json.loads(flags.stdout)}
+        assert remote == local
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def test_a_backfill_of_a_past_day_reproduces_its_flags(pipeline) -> None:  # type: ignore[no-untyped-def]
     """build_flags for a past day (the DAG's ``day`` param): the same flags, even after a later day has landed."""
     from datetime import timedelta
