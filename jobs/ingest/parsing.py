@@ -252,25 +252,31 @@ def _parse_csv(landed: LandedFile, output: Path, bad: _MalformedWriter, limits: 
     return result
 
 
+# JSON's escapes, backslash first; the other control characters (rare in a landed field) as \u00XX.
+_JSON_ESCAPES = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))
+_OTHER_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+
+
+def _json_string_body(column: Any) -> Any:
+    """A string column escaped as the inside of JSON strings: json.loads gives back every character as landed."""
+    for raw, escaped in _JSON_ESCAPES:
+        column = pc.replace_substring(column, raw, escaped)
+    if pc.any(pc.match_substring_regex(column, _OTHER_CONTROL)).as_py():
+        for code in range(0x20):
+            if chr(code) not in "\n\r\t":
+                column = pc.replace_substring(column, chr(code), f"\\u{code:04x}")
+    return column
+
+
 def _record_json(table: pa.Table, original_names: list[str]) -> pa.Array:
-    """The raw record as a JSON object string per row, built column-wise (no per-row Python)."""
+    """The raw record as a JSON object string per row, built column-wise (no per-row Python): bronze keeps each
+    field exactly as landed, newlines and tabs included."""
     pieces: list[Any] = []
     for index, (column, name) in enumerate(zip(table.columns, original_names, strict=True)):
         key = json.dumps(name, ensure_ascii=False)
         prefix = ("{" if index == 0 else ",") + key + ":"
         values = pc.if_else(
-            pc.is_null(column),
-            "null",
-            pc.binary_join_element_wise(
-                '"',
-                pc.replace_substring_regex(
-                    pc.replace_substring_regex(pc.replace_substring_regex(column, r"\\", r"\\\\"), '"', '\\\\"'),
-                    r"[\n\r\t]",
-                    " ",
-                ),
-                '"',
-                "",
-            ),
+            pc.is_null(column), "null", pc.binary_join_element_wise('"', _json_string_body(column), '"', "")
         )
         pieces.append(pc.binary_join_element_wise(prefix, values, ""))
     if not pieces:

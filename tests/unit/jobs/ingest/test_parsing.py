@@ -222,3 +222,22 @@ def test_random_json_accounts_for_every_record(tmp_path, values, name: str) -> N
     accounted(parsed)
     if parsed.file_error is None:
         assert parsed.rows_landed == len([v for v in values if name != "f.jsonl" or json.dumps(v).strip()])
+
+
+def test_the_raw_record_keeps_every_field_exactly_as_landed(tmp_path: Path) -> None:
+    """Newlines, carriage returns, tabs, quotes, backslashes and other control characters survive into the
+    bronze record (json.loads gives the landed text back), on both the Arrow and the exact CSV path."""
+    import csv
+    import io
+
+    fields = ["two\nlines", "a\ttab", 'say "hi" \\ back', "cr\rhere", "bell\x07", "plain"]
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n", quoting=csv.QUOTE_ALL)  # a bare \r would end the line
+    writer.writerow(["read_id", "note"])
+    writer.writerows([f"r{i}", value] for i, value in enumerate(fields))
+    parsed = parse(tmp_path, "reads.csv", text.getvalue().encode())
+    accounted(parsed)
+    assert parsed.output is not None
+    records = [json.loads(r) for r in pq.read_table(parsed.output).column("_record").to_pylist()]
+    assert [r["note"] for r in records] == fields
+    assert [r["read_id"] for r in records] == [f"r{i}" for i in range(len(fields))]
