@@ -334,7 +334,7 @@ def duckdb_vehicles_near_crimes(con: Any, params: VehicleNearCrimesParams) -> in
     """Plates the vehicles-near-crimes rule flags, by DuckDB over the landing files (crimes taken as exact)."""
     import pandas as pd
 
-    from jobs.detectors.vehicle_near_crimes import crime_occasions, hour_factors, surprise
+    from jobs.detectors.vehicle_near_crimes import crime_occasions, hour_factors, scale_column, surprise
 
     crimes = con.execute(
         "SELECT crime_id, x easting, y northing, epoch(t) t0, epoch(coalesce(t_to, t)) t1 FROM crimes "
@@ -359,7 +359,7 @@ def duckdb_vehicles_near_crimes(con: Any, params: VehicleNearCrimesParams) -> in
     wide = long.pivot(index="plate", columns="scale", values=["k", "mu"]).fillna(0.0)
     candidates = pd.DataFrame({"plate": wide.index})
     for i in range(len(params.closeness_scales)):
-        candidates["k" if i == 0 else f"k_{i}"] = wide[("k", i)].to_numpy()
-        candidates["mu" if i == 0 else f"mu_{i}"] = wide[("mu", i)].to_numpy()
+        candidates[scale_column("k", i)] = wide[("k", i)].to_numpy()
+        candidates[scale_column("mu", i)] = wide[("mu", i)].to_numpy()
     plates_seen = con.execute("SELECT count(DISTINCT plate) FROM reads").fetchall()[0][0]
     return int(surprise(candidates, plates_seen, params)["keep"].sum())

@@ -123,6 +123,11 @@ def hour_factors(starts: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"hour": np.arange(24, dtype=np.int32), "factor": factor})
 
 
+def scale_column(name: str, scale: int) -> str:
+    """``k``/``mu`` at the whole window (scale 0), ``k_<i>``/``mu_<i>`` at the tighter scales."""
+    return name if scale == 0 else f"{name}_{scale}"
+
+
 def surprise(candidates: pd.DataFrame, plates_seen: int, params: VehicleNearCrimesParams) -> pd.DataFrame:
     """p, BH q over every plate seen, score and verdict, with the closeness scale that decided p.
 
@@ -130,19 +135,22 @@ def surprise(candidates: pd.DataFrame, plates_seen: int, params: VehicleNearCrim
     columns ``k`` and ``mu``) the Poisson tail of k_i occasions given exposure mu_i, counted only where k_i still
     reaches min_crimes; p is the smallest, times the number of scales (Bonferroni)."""
     n = len(params.closeness_scales)
-    ks = np.column_stack([candidates["k" if i == 0 else f"k_{i}"].to_numpy(float) for i in range(n)])
-    mus = np.column_stack([candidates["mu" if i == 0 else f"mu_{i}"].to_numpy(float) for i in range(n)])
+    ks = np.column_stack([candidates[scale_column("k", i)].to_numpy(float) for i in range(n)])
+    mus = np.column_stack([candidates[scale_column("mu", i)].to_numpy(float) for i in range(n)])
     tails = np.where(ks >= params.min_crimes, poisson_tail(ks, np.nan_to_num(mus)), 1.0)
     best = np.argmin(tails, axis=1)
     rows = np.arange(len(candidates))
     p = np.minimum(1.0, n * tails[rows, best])
     q = benjamini_hochberg(p, n_tests=plates_seen)
     score = np.clip(-np.log10(np.maximum(p, 1e-300)) / 10.0, 0.0, 1.0)
+    shares = params.closeness_scales
+    within = [f"{f * params.radius_m:g} m and {f * params.window_min:g} min" for f in shares]
     return candidates.assign(
         p=p,
         q=q,
         score=score,
-        close_share=np.asarray(params.closeness_scales)[best],
+        close_share=np.asarray(shares)[best],
+        close_within=np.asarray(within, dtype=object)[best],
         k_close=ks[rows, best].astype("int64"),
         mu_close=np.nan_to_num(mus[rows, best]),
         keep=(candidates["k"] >= params.min_crimes) & (q <= params.fdr_alpha),
@@ -227,12 +235,11 @@ def detect(inputs: DetectorInputs, params: VehicleNearCrimesParams, now: datetim
                 F.least(
                     F.countDistinct(F.when(within(f), F.col("occasion"))),
                     F.countDistinct(F.when(within(f), F.col("read_id"))),
-                ).alias(f"k_{i}")
+                ).alias(scale_column("k", i))
                 for i, f in enumerate(scales)
             ],
             F.countDistinct("read_date").alias("n_days"),
         )
-        .withColumnRenamed("k_0", "k")
         .where(F.col("k") >= params.min_crimes)
     )
     # Exposure of the candidates at each scale: every read they made, one per camera and 2-window bucket, at its
@@ -255,7 +262,7 @@ def detect(inputs: DetectorInputs, params: VehicleNearCrimesParams, now: datetim
         .groupBy("plate")
         .agg(
             *[
-                F.sum(F.when(F.col("scale") == i, F.col("chance"))).alias("mu" if i == 0 else f"mu_{i}")
+                F.sum(F.when(F.col("scale") == i, F.col("chance"))).alias(scale_column("mu", i))
                 for i in range(len(scales))
             ],
             F.sum(F.when(F.col("scale") == 0, F.col("reads_in_bucket"))).alias("n_reads"),
@@ -272,7 +279,20 @@ def detect(inputs: DetectorInputs, params: VehicleNearCrimesParams, now: datetim
     kept = F.broadcast(
         spark.createDataFrame(
             verdicts[
-                ["plate", "k", "n_days", "n_reads", "mu", "p", "q", "score", "close_share", "k_close", "mu_close"]
+                [
+                    "plate",
+                    "k",
+                    "n_days",
+                    "n_reads",
+                    "mu",
+                    "p",
+                    "q",
+                    "score",
+                    "close_share",
+                    "close_within",
+                    "k_close",
+                    "mu_close",
+                ]
             ].astype({"k": "int64", "n_days": "int64", "n_reads": "int64"})
         )
     )
@@ -358,10 +378,8 @@ def detect(inputs: DetectorInputs, params: VehicleNearCrimesParams, now: datetim
                 F.lit("; "),
                 F.col("k_close").cast("string"),
                 F.lit(" of them within "),
-                F.format_string("%.3g", F.col("close_share") * params.radius_m),
-                F.lit(" m and "),
-                F.format_string("%.2g", F.col("close_share") * params.window_min),
-                F.lit(" min, where about "),
+                F.col("close_within"),
+                F.lit(", where about "),
                 F.format_string("%.2g", F.col("mu_close")),
                 F.lit(" are expected"),
             ),
