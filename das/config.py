@@ -196,6 +196,9 @@ class Settings(BaseSettings):
     spark_driver_memory: str = "4g"
     spark_shuffle_partitions: int = 8
     spark_conf: dict[str, str] = Field(default_factory=dict)
+    # Where a cluster's reliable checkpoints go (jobs.detectors.common.checkpointed): storage the driver and
+    # every executor share (hdfs://, s3a://, NFS). Default DAS_HOME/spark-checkpoints: right for one machine.
+    spark_checkpoint_dir: str | None = None
     # Spark's own log level (to stderr: under Airflow that is the task log). Known start-up noise is held back.
     spark_log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = "WARN"
 

@@ -61,6 +61,8 @@ def build_spark(settings: Settings | None = None, app_name: str = "das") -> Spar
         .config("spark.driver.extraJavaOptions", java_options)
         .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.sql.warehouse.dir", str(settings.home_abs / "spark-warehouse"))
+        .config("spark.checkpoint.dir", settings.spark_checkpoint_dir or str(settings.home_abs / "spark-checkpoints"))
+        .config("spark.cleaner.referenceTracking.cleanCheckpoints", "true")
     )
     if delta_jars_available(settings):
         builder = (

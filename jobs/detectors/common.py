@@ -88,6 +88,16 @@ def shared_reads(inputs: DetectorInputs) -> Iterator[DetectorInputs]:
         reads.unpersist()
 
 
+def checkpointed(frame: DataFrame) -> DataFrame:
+    """``frame`` computed once and its plan cut. In one JVM (local[*]) its blocks live as long as the driver, so a
+    local checkpoint is enough. On a cluster a local checkpoint's blocks live on the executor that computed them,
+    and one lost executor fails the job (CHECKPOINT_RDD_BLOCK_ID_NOT_FOUND): there, the frame is written to
+    spark.checkpoint.dir (DAS_SPARK_CHECKPOINT_DIR) and read back from it."""
+    if frame.sparkSession.sparkContext.master.startswith("local"):
+        return frame.localCheckpoint()
+    return frame.checkpoint()
+
+
 def flag_id_column(flag_type: str, subject: Column, window_start: Column, window_end: Column, salt: str = "") -> Column:
     """sha256([salt |] type | subject | window_start | window_end), first 32 hex characters.
 

@@ -82,7 +82,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from das.config import ConvoyParams
-from jobs.detectors.common import DetectorInputs, evidence_entry, flag_type_of, flags_from
+from jobs.detectors.common import DetectorInputs, checkpointed, evidence_entry, flag_type_of, flags_from
 
 FLAG_TYPE = flag_type_of(__name__)
 
@@ -131,7 +131,7 @@ def _co_reads_by_segments(pool: DataFrame, params: ConvoyParams) -> DataFrame:
         pool.join(plate_keys, "plate")
         .join(F.broadcast(camera_keys), "camera_id")
         .join(F.broadcast(camera_keys.toDF("next_camera", "next_key")), "next_camera", "left")
-        .localCheckpoint()
+        .transform(checkpointed)
     )
     delta_micros = int(params.delta_t_s * 1_000_000)
     # Segments: a read and the plate's next read, at another camera, at most segment_max_s later; as
@@ -178,7 +178,7 @@ def _co_reads_by_segments(pool: DataFrame, params: ConvoyParams) -> DataFrame:
         )
         .select("plate_key", "other_key")
         # Few rows from the costliest join here, and the co-reads below are read twice: compute it once.
-        .localCheckpoint()
+        .transform(checkpointed)
     )
     first = keyed.select("plate_key", "camera_key", "camera_id", *[F.col(c).alias(f"{c}_a") for c in _SIDE])
     second = keyed.select(
@@ -310,14 +310,14 @@ def convoy_pairs(reads: DataFrame, params: ConvoyParams, *, exact: bool = False)
         .count()
         .where(F.col("count") >= params.min_cameras)
         .select("plate_1", "plate_2")
-        .localCheckpoint()
+        .transform(checkpointed)
     )
     co = _occasions(
         co_reads.join(at_enough_cameras, ["plate_1", "plate_2"], "left_semi").withColumn(
             "event_micros", F.least("micros_1", "micros_2")
         ),
         params,
-    ).localCheckpoint()
+    ).transform(checkpointed)
     totals_1 = travelled.select(F.col("plate").alias("plate_1"), F.col("n_reads").alias("n_reads_1"))
     totals_2 = travelled.select(F.col("plate").alias("plate_2"), F.col("n_reads").alias("n_reads_2"))
     pairs = (
@@ -331,7 +331,7 @@ def convoy_pairs(reads: DataFrame, params: ConvoyParams, *, exact: bool = False)
         )
         .where((F.col("n_cameras") >= params.min_cameras) & (F.col("n_occasions") >= params.min_occasions))
         .join(_moved_together(co, params), ["plate_1", "plate_2"], "left_semi")
-        .localCheckpoint()
+        .transform(checkpointed)
     )
     # Formation only for the pairs the rule keeps (in exact mode co holds far more pairs than that).
     formation = _formation(co.join(pairs.select("plate_1", "plate_2"), ["plate_1", "plate_2"], "left_semi"), params)
@@ -351,7 +351,7 @@ def convoy_pairs(reads: DataFrame, params: ConvoyParams, *, exact: bool = False)
         )
         # Candidates are few next to reads, and are used several times below: materialise them once
         # (in executor memory, no IO) rather than recomputing the co-read self-join for every use.
-        .localCheckpoint()
+        .transform(checkpointed)
     )
 
     network_hour = reads.groupBy("hour").agg(F.count("*").alias("network_reads"))
@@ -387,8 +387,8 @@ def _connected_groups(flagged: DataFrame, max_rounds: int = 32) -> DataFrame:
     Flagged pairs are few and groups small, so this converges in a handful of rounds of small joins.
     """
     edges = flagged.select(F.col("plate_1").alias("a"), F.col("plate_2").alias("b"))
-    edges = edges.unionByName(edges.select(F.col("b").alias("a"), F.col("a").alias("b"))).localCheckpoint()
-    labels = edges.groupBy("a").agg(F.least(F.min("b"), F.first("a")).alias("group")).localCheckpoint()
+    edges = edges.unionByName(edges.select(F.col("b").alias("a"), F.col("a").alias("b"))).transform(checkpointed)
+    labels = edges.groupBy("a").agg(F.least(F.min("b"), F.first("a")).alias("group")).transform(checkpointed)
     for _ in range(max_rounds):
         spread = (
             edges.join(labels, "a")
@@ -396,7 +396,7 @@ def _connected_groups(flagged: DataFrame, max_rounds: int = 32) -> DataFrame:
             .agg(F.min("group").alias("offered"))
             .join(labels, "a")
             .select("a", F.least("group", "offered").alias("group"))
-            .localCheckpoint()
+            .transform(checkpointed)
         )
         changed = spread.join(labels.withColumnRenamed("group", "before"), "a").where(F.col("group") != F.col("before"))
         labels = spread
@@ -408,14 +408,14 @@ def _connected_groups(flagged: DataFrame, max_rounds: int = 32) -> DataFrame:
 def flagged_pairs(inputs: DetectorInputs, params: ConvoyParams, *, exact: bool = False) -> tuple[DataFrame, DataFrame]:
     """(co-reads, flagged pairs with their pair_score): the verdict on each pair, before grouping."""
     # The window volumes feed five aggregates and joins below: compute them once.
-    co, candidates = convoy_pairs(_prepared_reads(inputs, params).localCheckpoint(), params, exact=exact)
+    co, candidates = convoy_pairs(_prepared_reads(inputs, params).transform(checkpointed), params, exact=exact)
     flagged = (
         candidates.where((F.col("lift") >= params.min_lift) & (F.col("together") >= params.min_together))
         .withColumn(
             "pair_score",
             F.col("lift") / (F.col("lift") + params.min_lift) * F.col("together") * F.col("formation"),
         )
-        .localCheckpoint()
+        .transform(checkpointed)
     )
     return co, flagged
 
