@@ -93,7 +93,7 @@ def checkpointed(frame: DataFrame) -> DataFrame:
     local checkpoint is enough. On a cluster a local checkpoint's blocks live on the executor that computed them,
     and one lost executor fails the job (CHECKPOINT_RDD_BLOCK_ID_NOT_FOUND): there, the frame is written to
     spark.checkpoint.dir (DAS_SPARK_CHECKPOINT_DIR) and read back from it."""
-    if frame.sparkSession.sparkContext.master.startswith("local"):
+    if (frame.sparkSession.sparkContext.master or "").startswith("local"):
         return frame.localCheckpoint()
     return frame.checkpoint()
 
