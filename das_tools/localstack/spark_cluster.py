@@ -63,6 +63,15 @@ class StandaloneCluster:
         """``<worker>/work/<app id>/<executor id>``: one per executor a worker launched."""
         return sorted(p for w in self.worker_dirs() for p in (w / "work").glob("app-*/*") if p.is_dir())
 
+    def executor_logs(self, tail_chars: int = 1500) -> str:
+        """The end of each executor's stderr: why one was lost (an OutOfMemoryError, a kill), for a failure report."""
+        parts = []
+        for folder in self.executor_dirs():
+            stderr = folder / "stderr"
+            text = stderr.read_text(errors="replace")[-tail_chars:] if stderr.exists() else "(no stderr)"
+            parts.append(f"--- {folder.relative_to(self.folder)}\n{text}")
+        return "\n".join(parts)
+
     def stop(self) -> None:
         for process in reversed(self.processes):
             if process.poll() is None:

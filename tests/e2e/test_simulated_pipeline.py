@@ -200,20 +200,20 @@ def test_the_same_pipeline_on_a_spark_standalone_cluster_raises_the_same_flags(p
         shutil.copytree(landing, copied, ignore=shutil.ignore_patterns("later-day.csv"))
         with (
             own_database(pg_settings, "das_on_cluster") as db,
-            spark_cluster.running(work / "spark", workers=2, cores=1, memory="1500m") as cluster,
+            spark_cluster.running(work / "spark", workers=2, cores=1, memory="2g") as cluster,
         ):
             # The same DAS_HOME (so the same pseudonym key and flag ids), its own lake and database.
             on_cluster = db.model_copy(update={"lake_root": str(work / "lake")})
             env = {
                 **child_env(on_cluster),
                 "DAS_SPARK_MASTER": cluster.master_url,
-                "DAS_SPARK_CONF": json.dumps({"spark.executor.memory": "1g", "spark.driver.host": "127.0.0.1"}),
+                "DAS_SPARK_CONF": json.dumps({"spark.executor.memory": "1500m", "spark.driver.host": "127.0.0.1"}),
             }
             das = str(Path(sys.executable).with_name("das"))
             done = subprocess.run(
                 [das, "run", "--landing", str(copied), "--json"], env=env, capture_output=True, text=True, timeout=1200
             )
-            assert done.returncode == 0, done.stderr[-3000:]
+            assert done.returncode == 0, done.stderr[-3000:] + "\nexecutors:\n" + cluster.executor_logs()
             executors = cluster.executor_dirs()
             assert {p.parents[2].name for p in executors} == {"worker-0", "worker-1"}, executors  # both did work
             flags = subprocess.run(

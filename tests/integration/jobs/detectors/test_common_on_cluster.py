@@ -42,6 +42,7 @@ def test_a_checkpointed_frame_survives_the_loss_of_an_executor(tmp_path: Path) -
             text=True,
             timeout=600,
         )
-    assert done.returncode == 0, done.stderr[-3000:]
+        assert done.returncode == 0, done.stderr[-3000:] + "\nexecutors:\n" + cluster.executor_logs()
+        assert "--- worker-" in cluster.executor_logs()
     assert f"sum {sum(range(200_000)) * 2}" in done.stdout
     assert any((tmp_path / "home" / "spark-checkpoints").iterdir()), "the cut was not written to spark.checkpoint.dir"
