@@ -350,7 +350,7 @@ def convoy_pairs(reads: DataFrame, params: ConvoyParams, *, exact: bool = False)
             F.sqrt(F.col("together_1") / F.col("n_reads_1") * (F.col("together_2") / F.col("n_reads_2"))),
         )
         # Candidates are few next to reads, and are used several times below: materialise them once
-        # (in executor memory, no IO) rather than recomputing the co-read self-join for every use.
+        # (checkpointed: see common.checkpointed) rather than recomputing the co-read self-join for every use.
         .transform(checkpointed)
     )
 
