@@ -51,6 +51,7 @@ EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo
 
 INVESTIGATOR, ANALYST, ENGINEER = ("investigator",), ("analyst", "investigator"), ("engineer",)
 SEES_CAMERAS = ("engineer", "analyst", "investigator")
+EVERY_ROLE = ("engineer", "analyst", "investigator", "auditor")
 
 # SQLSTATEs the database raises for the caller's mistakes, and what the API answers.
 CLIENT_ERRORS = {
@@ -553,6 +554,19 @@ def create_app(settings: Settings, *, notifier: bool = False) -> FastAPI:
         """Emerging crime hotspots: their H3 cell outlines with score and summary."""
         found = rows(principal, lambda cur: serving.hotspots(cur, utc(since), utc(until)))
         return collection(shape_feature(r, "outline", "flag_id") for r in found)
+
+    @app.get("/api/reports/lfr", tags=["oversight"])
+    def lfr_report(
+        principal: Annotated[Principal, Depends(role(*EVERY_ROLE))],
+        period_from: Annotated[datetime, Query(alias="from", description="deployments starting at or after")],
+        period_to: Annotated[datetime, Query(alias="to", description="deployments starting before")],
+    ) -> dict[str, Any]:
+        """The live facial recognition oversight report: per deployment, per borough and in total, with false
+        alerts by recorded demographic group (95 % Wilson intervals, and warnings where counts are too small)."""
+        start, end = utc(period_from), utc(period_to)
+        if start is None or end is None or end <= start:
+            raise HTTPException(422, "to must be after from")
+        return rows(principal, lambda cur: serving.lfr_report(cur, start, end))
 
     @app.get("/api/boundaries/{layer}", tags=["map"])
     def boundaries(

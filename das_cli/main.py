@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -149,25 +149,35 @@ def status() -> None:
 
 @app.command()
 def ingest(
-    source: Annotated[str, typer.Argument(help="a source name: cameras, crimes, anpr, hotlist, ...")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="a source name: cameras, crimes, anpr, hotlist, lfr_deployments, lfr_alerts, ...; lfr = both"
+        ),
+    ],
     path: Annotated[Path, typer.Argument(help="a landing file or folder")],
     publish: Annotated[bool, typer.Option(help="also publish the changes to PostGIS")] = True,
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="re-ingest files whose earlier run did not reconcile")
     ] = False,
 ) -> None:
-    """Ingest one file or folder through the same code the DAGs run."""
+    """Ingest one file or folder through the same code the DAGs run. A shared landing folder's name (lfr) ingests
+    each of its sources in turn, and prints each one's summary under its name."""
     from jobs import tasks
-    from jobs.sources import source_names
+    from jobs.sources import ingest_names, sources_landing_in
 
-    _choice(source, "source", source_names())  # before Spark starts
+    _choice(source, "source", ingest_names())  # before Spark starts
+    summaries: dict[str, Any] = {}
     try:
-        summary = tasks.ingest(source, path, retry_failed=retry_failed)
-        if publish:
-            _serving_database_ready()
-            summary["published"] = tasks.publish(source, summary)
+        for spec in sources_landing_in(source):
+            summary = tasks.ingest(spec.name, path, retry_failed=retry_failed)
+            if publish:
+                _serving_database_ready()
+                summary["published"] = tasks.publish(spec.name, summary)
+            summaries[spec.name] = summary
     except DasError as exc:
         _fail(exc)
+    summary = summaries.get(source, summaries)
     typer.echo(json.dumps(summary, indent=2, default=str))
 
 
@@ -586,16 +596,37 @@ def _iso_date(value: str, option: str) -> date:
         ) from None
 
 
+REPORTS = ("briefing", "lfr")
+
+
 @app.command("report")
 def report(
-    day: Annotated[str, typer.Option("--date", help="the UTC day to brief, YYYY-MM-DD")],
+    kind: Annotated[str, typer.Argument(help="briefing (the default) or lfr")] = "briefing",
+    day: Annotated[str | None, typer.Option("--date", help="briefing: the UTC day to brief, YYYY-MM-DD")] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="folder for index.html and its PNGs (default DAS_HOME/reports/DATE/)")
     ] = None,
+    period_from: Annotated[
+        str | None, typer.Option("--from", help="lfr: deployments starting from this UTC day (or ISO time)")
+    ] = None,
+    period_to: Annotated[
+        str | None, typer.Option("--to", help="lfr: up to and including this UTC day (or before this ISO time)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="lfr: the report as JSON, with every deployment")] = False,
 ) -> None:
-    """The daily briefing: one static HTML page (index.html, PNGs beside it) of a UTC day: its flags and emerging
-    hotspots on the borough map, the top leads, ANPR reads per hour, and crimes per borough against the weeks
-    before. Prints the page's path."""
+    """`das report --date D`: the daily briefing, one static HTML page (index.html, PNGs beside it) of a UTC day:
+    its flags and emerging hotspots on the borough map, the top leads, ANPR reads per hour, and crimes per borough
+    against the weeks before; prints the page's path.
+
+    `das report lfr --from D1 --to D2`: the live facial recognition oversight report of the deployments starting
+    in that period: per deployment, per borough and in total, with false alerts by recorded demographic group."""
+    _choice(kind, "report", REPORTS)
+    if kind == "lfr":
+        _lfr_report(period_from, period_to, as_json)
+        return
+    if day is None:
+        _fail(DasError("the briefing needs --date YYYY-MM-DD (or `das report lfr --from ... --to ...`)"))
+        raise AssertionError  # unreachable: _fail exits
     from jobs.briefing import write_briefing
 
     briefing_day = _iso_date(day, "--date")
@@ -606,6 +637,38 @@ def report(
         _fail(exc)
         raise
     typer.echo(str(page))
+
+
+def _period_bound(value: str | None, option: str, *, end: bool) -> datetime:
+    """A day (the whole day: --to includes it) or an ISO time, as UTC."""
+    if value is None:
+        _fail(DasError(f"the LFR report needs {option}: a UTC day YYYY-MM-DD or an ISO time"))
+        raise AssertionError
+    if len(value) == 10:
+        start = datetime.combine(_iso_date(value, option), datetime.min.time(), timezone.utc)
+        return start + timedelta(days=1) if end else start
+    moment = _iso_time(value, option)
+    assert moment is not None
+    return moment
+
+
+def _lfr_report(period_from: str | None, period_to: str | None, as_json: bool) -> None:
+    from das import oversight
+    from das.postgis import serving
+    from das.postgis.connection import transaction
+
+    start = _period_bound(period_from, "--from", end=False)
+    end = _period_bound(period_to, "--to", end=True)
+    if end <= start:
+        _fail(DasError(f"--to {period_to} is not after --from {period_from}"))
+    try:
+        _serving_database_ready()
+        with transaction(get_settings()) as conn, conn.cursor() as cur:
+            found = serving.lfr_report(cur, start, end)
+    except DasError as exc:
+        _fail(exc)
+        raise
+    typer.echo(json.dumps(_jsonable(found), indent=2) if as_json else oversight.render_text(found))
 
 
 load_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Load reference data a force supplies.")

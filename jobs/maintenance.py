@@ -57,14 +57,14 @@ def archive_landing(lake: Lake, settings: Settings, after_hours: float) -> int:
     done = {r[0] for r in ledger.collect()}
     cutoff = time.time() - after_hours * 3600
     moved = 0
-    for spec in source_specs():
-        folder = settings.landing / spec.name
+    for name in dict.fromkeys(spec.folder for spec in source_specs()):  # sources may share a folder
+        folder = settings.landing / name
         if not folder.is_dir():
             continue
-        for landed in discover(spec.name, folder):
+        for landed in discover(name, folder):
             if landed.checksum not in done or landed.path.stat().st_mtime >= cutoff or landed.problem:
                 continue
-            target = settings.landing / ARCHIVE_DIR / spec.name / landed.path.relative_to(folder.resolve())
+            target = settings.landing / ARCHIVE_DIR / name / landed.path.relative_to(folder.resolve())
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(landed.path), target)
             moved += 1

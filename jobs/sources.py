@@ -17,11 +17,18 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from das.errors import ContractError
-from jobs.ingest.conform import anpr, cameras, crimes, hotlist
+from jobs.ingest.conform import anpr, cameras, crimes, hotlist, lfr
 from jobs.ingest.conform.common import RAW_PREFIX, parse_timestamp
 from jobs.ingest.spec import Scd2, SourceSpec
 from schemas import landing
-from schemas.tables import SILVER_ANPR_READS, SILVER_CAMERAS, SILVER_CRIMES, SILVER_HOTLIST
+from schemas.tables import (
+    SILVER_ANPR_READS,
+    SILVER_CAMERAS,
+    SILVER_CRIMES,
+    SILVER_HOTLIST,
+    SILVER_LFR_ALERTS,
+    SILVER_LFR_DEPLOYMENTS,
+)
 
 
 def _read_date(raw: DataFrame) -> Column:
@@ -84,9 +91,46 @@ ANPR = SourceSpec(
     partition_probe=_read_date,
     volume_baseline=True,
 )
+LFR_DEPLOYMENTS = SourceSpec(
+    "lfr_deployments",
+    landing.LFR_DEPLOYMENT_FORMATS,
+    SILVER_LFR_DEPLOYMENTS,
+    lfr.conform_deployments_source,
+    schedule="@hourly",
+    description=(
+        "Live facial recognition deployments (CSV or JSONL under `<landing>/lfr/`, beside the alerts): where, "
+        "when, the watchlist size and the faces scanned. A record sent again with new figures (faces counted at "
+        "the end) is a new version; `das.lfr_deployments` serves the current ones. No images, no templates."
+    ),
+    merge="scd2",
+    history=Scd2(("deployment_id",), publish_current_only=True),
+    landing_folder="lfr",
+    leaves=landing.LFR_ALERT_FORMATS,
+    cross_check=lfr.totals_after_deployments,
+    cross_check_reads=(SILVER_LFR_ALERTS,),
+)
+LFR_ALERTS = SourceSpec(
+    "lfr_alerts",
+    landing.LFR_ALERT_FORMATS,
+    SILVER_LFR_ALERTS,
+    lfr.conform_alerts_source,
+    schedule="@hourly",
+    description=(
+        "Live facial recognition alerts (files with an alert_id under `<landing>/lfr/`): the operator's verdict, "
+        "the outcome and, where recorded, the subject's demographic group. An alert of an unknown deployment is "
+        "quarantined; a deployment with more alerts than faces scanned fails the quality gate."
+    ),
+    merge="scd2",
+    history=Scd2(("alert_id",), publish_current_only=True),
+    references=(SILVER_LFR_DEPLOYMENTS,),
+    landing_folder="lfr",
+    takes_unrecognised=False,
+    cross_check=lfr.totals_after_alerts,
+    cross_check_reads=(SILVER_LFR_DEPLOYMENTS,),
+)
 
 # In ingest order: a source comes after the sources whose silver tables it references.
-_REGISTRY: dict[str, SourceSpec] = {s.name: s for s in (CAMERAS, HOTLIST, CRIMES, ANPR)}
+_REGISTRY: dict[str, SourceSpec] = {s.name: s for s in (CAMERAS, HOTLIST, CRIMES, ANPR, LFR_DEPLOYMENTS, LFR_ALERTS)}
 
 
 def source_specs() -> list[SourceSpec]:
@@ -96,6 +140,23 @@ def source_specs() -> list[SourceSpec]:
 
 def source_names() -> list[str]:
     return list(_REGISTRY)
+
+
+def sources_landing_in(name: str) -> list[SourceSpec]:
+    """The sources a name stands for, in ingest order: one source, or every source sharing a landing folder of that
+    name (``lfr``: deployments, then alerts)."""
+    if name in _REGISTRY:
+        return [_REGISTRY[name]]
+    shared = [s for s in _REGISTRY.values() if s.landing_folder == name]
+    if not shared:
+        raise ContractError(f"unknown source {name!r}; expected one of {', '.join(ingest_names())}")
+    return shared
+
+
+def ingest_names() -> list[str]:
+    """What `das ingest` accepts: every source, and every shared landing folder."""
+    folders = [s.landing_folder for s in _REGISTRY.values() if s.landing_folder]
+    return [*_REGISTRY, *dict.fromkeys(f for f in folders if f)]
 
 
 def source_spec(name: str) -> SourceSpec:

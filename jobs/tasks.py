@@ -79,7 +79,7 @@ def ingest(
     """
     spec = source_spec(source)
     rt = runtime(settings)
-    folder = Path(path) if path else rt.settings.landing / spec.name
+    folder = Path(path) if path else rt.settings.landing / spec.folder
     if not folder.exists():
         log.info("nothing landed for %s at %s", spec.name, folder)
     result = ingest_source(rt.spark, rt.lake, rt.settings, spec, folder, now=now, retry_failed=retry_failed)
@@ -212,7 +212,7 @@ def run_landing(landing: Path, *, settings: Settings | None = None, now: datetim
     ingests: dict[str, dict[str, Any]] = {}
     published: dict[str, dict[str, int]] = {}
     for spec in source_specs():
-        folder = landing / spec.name
+        folder = landing / spec.folder
         if not folder.is_dir():
             continue
         ingests[spec.name] = ingest(spec.name, folder, settings=rt.settings, now=now)

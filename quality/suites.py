@@ -42,6 +42,7 @@ CHECK_WITHIN_RETENTION = "within_retention"
 CHECK_KNOWN_CAMERA = "known_camera"
 CHECK_PLATE_FORMAT = "plate_format"
 CHECK_VOLUME = "volume"
+CHECK_FACES_COVER_ALERTS = "faces_cover_alerts"
 
 SEVERITY_BY_CHECK: dict[str, str] = {
     CHECK_COLUMNS: CRITICAL,
@@ -55,6 +56,7 @@ SEVERITY_BY_CHECK: dict[str, str] = {
     CHECK_KNOWN_CAMERA: CRITICAL,
     CHECK_PLATE_FORMAT: WARNING,  # personalised, trade and foreign-mislabelled plates exist
     CHECK_VOLUME: WARNING,
+    CHECK_FACES_COVER_ALERTS: CRITICAL,  # an alert is a scanned face that matched: more alerts than faces is wrong
 }
 
 # Suite parameters filled in per run by quality.validation.
@@ -74,6 +76,7 @@ CHECK_NEEDS_PARAMETERS: dict[str, tuple[str, ...]] = {
 # Domain rules name the columns they apply to; each is checked against the declaration.
 BBOX_COLUMNS = ("longitude", "latitude")  # any table that has both
 PLATE_COLUMN, COUNTRY_COLUMN = "plate", "country"  # any table that has both
+FACES_COLUMN, ALERTS_COLUMN = "faces_scanned", "alerts"  # any table that has both (LFR deployment totals)
 CAMERA_REFERENCE = "silver/cameras.camera_id"  # columns declared to reference it must name a known camera
 
 
@@ -229,6 +232,21 @@ def domain_expectations(table: Table, settings: Settings) -> list[Any]:
                     description="plates of country GB have a GB format (schemas.plates.GB_PLATE_PATTERN)",
                 ),
                 CHECK_PLATE_FORMAT,
+                tag,
+            )
+        )
+
+    if {FACES_COLUMN, ALERTS_COLUMN} <= names:
+        found.append(
+            _tagged(
+                gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                    column_A=FACES_COLUMN,
+                    column_B=ALERTS_COLUMN,
+                    or_equal=True,
+                    ignore_row_if="either_value_is_missing",  # faces not reported yet
+                    description="a deployment's faces scanned are at least its alerts",
+                ),
+                CHECK_FACES_COVER_ALERTS,
                 tag,
             )
         )

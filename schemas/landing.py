@@ -138,16 +138,53 @@ HOTLIST_CSV = LandingFormat(
     required=("plate",),
 )
 
+# Live facial recognition: two record kinds land together under ``<landing>/lfr/``; a file is a deployments file
+# unless its fields hold ``alert_id``. No face images and no biometric templates: only what the LFR system reports.
+LFR_DEPLOYMENTS_CSV = LandingFormat(
+    "lfr_deployments",
+    fields=(
+        "deployment_id",
+        "location_name",
+        "longitude",
+        "latitude",
+        "starts_at",
+        "ends_at",
+        "watchlist_size",
+        "faces_scanned",
+        "camera_ids",
+    ),
+    required=("deployment_id", "longitude", "latitude", "starts_at"),
+    recognised_by=("deployment_id", "starts_at"),
+)
+LFR_ALERTS_CSV = LandingFormat(
+    "lfr_alerts",
+    fields=(
+        "alert_id",
+        "deployment_id",
+        "alerted_at",
+        "watchlist_category",
+        "operator_verdict",
+        "outcome",
+        "demographic_group",
+    ),
+    required=("alert_id", "deployment_id", "alerted_at", "operator_verdict"),
+    recognised_by=("alert_id",),
+)
+
 # Each built-in source's formats, in the order they are tried.
 ANPR_FORMATS = (ANPR_CSV,)
 CAMERA_FORMATS = (JAMCAM_GEOJSON, CAMERA_CSV)
 CRIME_FORMATS = (POLICE_UK_CSV, POLICE_UK_API, INCIDENT_CSV)
 HOTLIST_FORMATS = (HOTLIST_CSV,)
+LFR_DEPLOYMENT_FORMATS = (LFR_DEPLOYMENTS_CSV,)
+LFR_ALERT_FORMATS = (LFR_ALERTS_CSV,)
 BUILT_IN_SOURCES: dict[str, tuple[LandingFormat, ...]] = {
     "cameras": CAMERA_FORMATS,
     "crimes": CRIME_FORMATS,
     "anpr": ANPR_FORMATS,
     "hotlist": HOTLIST_FORMATS,
+    "lfr_deployments": LFR_DEPLOYMENT_FORMATS,
+    "lfr_alerts": LFR_ALERT_FORMATS,
 }
 SOURCE_NAMES = tuple(BUILT_IN_SOURCES)
 

@@ -47,7 +47,10 @@ QUARANTINE_REASONS = (
     "unknown_camera",
     "invalid_confidence",
     "invalid_value",
+    "unknown_deployment",
 )
+LFR_VERDICTS = ("true_match", "false_alert", "not_engaged")
+LFR_OUTCOMES = ("arrest", "other_action", "no_action")
 
 _POINT_4326 = PointGeometry("geom", 4326, "longitude", "latitude")
 _POINT_27700 = PointGeometry("geom_bng", 27700, "easting", "northing")
@@ -80,8 +83,8 @@ def bronze_table(source: str) -> Table:
     )
 
 
-BRONZE_CAMERAS, BRONZE_CRIMES, BRONZE_ANPR, BRONZE_HOTLIST = (
-    bronze_table(s) for s in ("cameras", "crimes", "anpr", "hotlist")
+BRONZE_CAMERAS, BRONZE_CRIMES, BRONZE_ANPR, BRONZE_HOTLIST, BRONZE_LFR_DEPLOYMENTS, BRONZE_LFR_ALERTS = (
+    bronze_table(s) for s in ("cameras", "crimes", "anpr", "hotlist", "lfr_deployments", "lfr_alerts")
 )
 
 SILVER_CAMERAS = REGISTRY.add(
@@ -227,6 +230,100 @@ SILVER_HOTLIST = REGISTRY.add(
         postgis_exclude=("source_checksum", "row_number", "ingested_at"),
         postgis_indexes=(("plate",),),
     )
+)
+
+SILVER_LFR_DEPLOYMENTS = REGISTRY.add(
+    Table(
+        name="lfr_deployments",
+        layer="silver",
+        description=(
+            "Live facial recognition deployments as the LFR system reports them: where, when, the watchlist size "
+            "and the faces scanned. No images and no biometric templates. The lake keeps every version; PostGIS "
+            "serves the current one."
+        ),
+        columns=(
+            C("deployment_id", "string", False, "The force's deployment id"),
+            C("location_name", "string", True, "Where the deployment stood, as the force names it"),
+            *_LOCATED,
+            C("starts_at", "timestamp", False, "Deployment start (UTC)"),
+            C("ends_at", "timestamp", True, "Deployment end (UTC); null = still deployed or not reported"),
+            C("watchlist_size", "long", True, "Images on the watchlist the deployment compared against", min_value=0),
+            C("faces_scanned", "long", True, "Faces the system compared against the watchlist", min_value=0),
+            C("camera_ids", "array<string>", False, "The cameras of the deployment (may be none)"),
+            C("valid_from", "timestamp", False, "This version of the record is in force from (its ingest)"),
+            C("valid_to", "timestamp", True, "Until (exclusive); null = the current version"),
+            C("is_current", "boolean", False, "True for the latest version of the record"),
+            *LINEAGE_COLUMNS,
+        ),
+        key=("deployment_id", "valid_from"),
+        geometries=(_POINT_4326, _POINT_27700),
+        postgis_name="lfr_deployments",
+        postgis_key=("deployment_id",),  # PostGIS serves the current version
+        postgis_exclude=("source_checksum", "row_number", "ingested_at", "valid_from", "valid_to", "is_current"),
+        postgis_indexes=(("starts_at",),),
+    )
+)
+
+SILVER_LFR_ALERTS = REGISTRY.add(
+    Table(
+        name="lfr_alerts",
+        layer="silver",
+        description=(
+            "Live facial recognition alerts with the operator's verdict and what followed. The subject's demographic "
+            "group only where the force records it. A verdict or outcome recorded later is a new version; PostGIS "
+            "serves the current one."
+        ),
+        columns=(
+            C("alert_id", "string", False, "The force's alert id"),
+            C(
+                "deployment_id",
+                "string",
+                False,
+                "The deployment that raised the alert",
+                references="silver/lfr_deployments.deployment_id",
+            ),
+            C("alerted_at", "timestamp", False, "When the system alerted (UTC)"),
+            C("watchlist_category", "string", True, "The watchlist category of the matched image, as recorded"),
+            C(
+                "operator_verdict",
+                "string",
+                False,
+                "true_match | false_alert | not_engaged: the trained operator's verdict",
+                allowed_values=LFR_VERDICTS,
+            ),
+            C(
+                "outcome",
+                "string",
+                True,
+                "arrest | other_action | no_action; null = not recorded",
+                allowed_values=LFR_OUTCOMES,
+            ),
+            C("demographic_group", "string", True, "The subject's demographic group as recorded; null = not recorded"),
+            C("valid_from", "timestamp", False, "This version of the record is in force from (its ingest)"),
+            C("valid_to", "timestamp", True, "Until (exclusive); null = the current version"),
+            C("is_current", "boolean", False, "True for the latest version of the record"),
+            *LINEAGE_COLUMNS,
+        ),
+        key=("alert_id", "valid_from"),
+        postgis_name="lfr_alerts",
+        postgis_key=("alert_id",),
+        postgis_exclude=("source_checksum", "row_number", "ingested_at", "valid_from", "valid_to", "is_current"),
+        postgis_indexes=(("deployment_id",), ("alerted_at",)),
+    )
+)
+
+# Not stored: the per-deployment totals the LFR quality gate validates after each deployments or alerts batch
+# (a deployment cannot have more alerts than faces it scanned).
+LFR_DEPLOYMENT_TOTALS = Table(
+    name="lfr_deployment_totals",
+    layer="gold",
+    description="Per LFR deployment: faces scanned against the alerts held for it",
+    columns=(
+        C("deployment_id", "string", False, "The deployment"),
+        C("faces_scanned", "long", True, "Faces scanned, as the current deployment record reports"),
+        C("alerts", "long", False, "Current alert records of the deployment", min_value=0),
+    ),
+    key=("deployment_id",),
 )
 
 QUARANTINE = REGISTRY.add(

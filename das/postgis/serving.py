@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from das import oversight
 from schemas.model import EVIDENCE_FIELDS
 from schemas.tables import FLAG_FIELDS
 
@@ -302,3 +303,11 @@ def notifications(cur: Any, limit: int = 200) -> list[dict[str, Any]]:
         (limit,),
     )
     return _rows(cur)
+
+
+def lfr_report(cur: Any, start: datetime, end: datetime) -> dict[str, Any]:
+    """The LFR oversight report of the deployments starting in [start, end) (see ``das.oversight``)."""
+    cur.execute("SELECT * FROM das.lfr_report_deployments(%s, %s)", (start, end))
+    deployments = _rows(cur)
+    cur.execute("SELECT * FROM das.lfr_report_groups(%s, %s)", (start, end))
+    return oversight.lfr_report(deployments, _rows(cur), start, end)

@@ -185,6 +185,28 @@ def parse_file(landed: LandedFile, out_dir: Path, limits: IngestLimits | None = 
         return _unusable(landed, fmt, output, bad, "unreadable_file", detail)
 
 
+def peek_fields(landed: LandedFile, limits: IngestLimits | None = None) -> set[str] | None:
+    """The normalised field names of a CSV's header or a JSONL file's first record, read cheaply (to tell which
+    source of a shared landing folder a file belongs to). None when they cannot be read this way (a JSON document,
+    an unreadable file): the file then goes to the folder's default source, which reports the problem."""
+    limits = limits or IngestLimits()
+    if landed.problem is not None or landed.format_hint not in ("csv", "jsonl"):
+        return None
+    try:
+        sample = _read_sample(landed, limits)
+        encoding = detect_encoding(sample)
+        if landed.format_hint == "csv":
+            header = _header_and_delimiter(sample, encoding)
+            return None if header is None else {normalise_field_name(h) for h in header[0]}
+        for line in sample.splitlines():
+            if line.strip():
+                record, _ = _jsonl_record(line, limits)
+                return None if record is None else {normalise_field_name(k) for k in _flatten(record, limits)}
+    except Exception as exc:  # the parse proper reports what is wrong with the file
+        log.info("cannot peek at the fields of %s: %s", landed.path, exc)
+    return None
+
+
 def _unusable(
     landed: LandedFile, fmt: str, output: Path, bad: _MalformedWriter, reason: str, detail: str
 ) -> ParsedFile:

@@ -45,8 +45,9 @@ from jobs.ingest.outcomes import (
     ledger_rows,
     new_run_id,
 )
-from jobs.ingest.parsing import ParsedFile, parse_file
+from jobs.ingest.parsing import ParsedFile, parse_file, peek_fields
 from jobs.ingest.spec import SourceSpec
+from schemas.landing import normalise_field_name
 from schemas.model import Table
 from schemas.tables import INGEST_RUNS, QUARANTINE
 
@@ -150,7 +151,7 @@ def ingest_source(
         now = now or datetime.now(UTC)
         run_id = run_id or new_run_id(spec.name, now)
         result = IngestResult(run_id=run_id, source=spec.name, recovered_runs=[r.run_id for r in recovered])
-        landed = discover(spec.name, path) if path.exists() else []
+        landed = _belonging_to(spec, discover(spec.name, path) if path.exists() else [], settings)
         fresh = _skip_already_ingested(lake, landed, result, retry_failed)
         if fresh:
             entry = JournalEntry(
@@ -199,6 +200,23 @@ def _run(ctx: RunContext, files: list[LandedFile], journal: Journal) -> None:
     ctx.entry.published_partitions = ctx.result.published_partitions
     ctx.entry.rows_published = ctx.result.total("rows_published")
     journal.write(ctx.entry)
+
+
+def _belonging_to(spec: SourceSpec, landed: list[LandedFile], settings: Settings) -> list[LandedFile]:
+    """The files of a shared landing folder that are this source's (by their fields; see ``SourceSpec.takes``)."""
+    if spec.landing_folder is None:
+        return landed
+    mine = []
+    for f in landed:
+        fields = peek_fields(f, settings.ingest)
+        if fields is not None and f.mapping is not None:  # a mapped file is recognised by its contract names
+            named = {normalise_field_name(k): normalise_field_name(v) for k, v in f.mapping.fields.items()}
+            fields |= {k for k, v in named.items() if v in fields} | {
+                normalise_field_name(d) for d in f.mapping.defaults
+            }
+        if spec.takes(fields):
+            mine.append(f)
+    return mine
 
 
 def _finish(
@@ -467,20 +485,39 @@ def _audit(ctx: RunContext, staged: StagedWrite) -> None:
         event = F.col(table.event_time).cast("long")
         span = batch.agg((F.max(event) - F.min(event)).alias("s")).collect()[0]["s"]
         reference.batch_span_days = max(float(span or 0), settings.anpr_schedule_minutes * 60.0) / 86400.0
-    report = validate_batch(batch, table, settings, run_id=ctx.run_id, reference=reference)
+    _gate(ctx, validate_batch(batch, table, settings, run_id=ctx.run_id, reference=reference))
+    if ctx.spec.cross_check is not None:
+        checked_table, checked = ctx.spec.cross_check(batch, _current_rows(ctx, ctx.spec.cross_check_reads))
+        _gate(ctx, validate_batch(checked, checked_table, settings, run_id=ctx.run_id, reference=reference))
+
+
+def _current_rows(ctx: RunContext, tables: Sequence[Table]) -> dict[str, DataFrame]:
+    """The current rows of other silver tables, as a cross-table check reads them (empty until ingested)."""
+    out = {}
+    for table in tables:
+        if ctx.lake.version(table) < 0:
+            out[table.qualified_name] = ctx.spark.createDataFrame([], table.spark_schema())
+            continue
+        rows = ctx.lake.read(table)
+        out[table.qualified_name] = rows.where(F.col("is_current")) if "is_current" in rows.columns else rows
+    return out
+
+
+def _gate(ctx: RunContext, report: Any) -> None:
+    """Record a validation and block the commit when a critical expectation failed."""
+    table = report.table
     ctx.result.quality_reports.append(report)
     ctx.entry.quality.extend(quality_rows(ctx, report))
     if report.data_docs_index:
         ctx.result.data_docs.append(str(report.data_docs_index))
-        log.info("Data Docs for %s: file://%s", table.qualified_name, report.data_docs_index)
+        log.info("Data Docs for %s: file://%s", table, report.data_docs_index)
     for warning in report.warnings:
         for f in ctx.result.files:
-            f.messages.append(f"quality warning on {table.qualified_name}: {warning.name} {warning.detail}")
+            f.messages.append(f"quality warning on {table}: {warning.name} {warning.detail}")
     if not report.success:
         failed = "; ".join(f"{c.name}({c.column}): {c.detail}" for c in report.failures)
         raise QualityGateError(
-            f"{table.qualified_name} failed critical expectations, publish blocked: {failed}. "
-            f"See Data Docs {report.data_docs_index}"
+            f"{table} failed critical expectations, publish blocked: {failed}. See Data Docs {report.data_docs_index}"
         )
 
 

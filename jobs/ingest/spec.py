@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -16,6 +16,9 @@ from schemas.tables import bronze_table
 MergeMode = Literal["append", "scd2", "snapshot"]
 PublishMode = Literal["replace", "upsert", "day_partitions", "none"]
 Conform = Callable[[DataFrame, LandingFormat, ConformContext], DataFrame]
+# A check across tables after a batch is staged: (the staged silver batch, the lake's other tables' current rows
+# by qualified name) -> a frame of a declared table that the quality gate validates.
+CrossCheck = Callable[[DataFrame, Mapping[str, DataFrame]], tuple[Table, DataFrame]]
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,15 @@ class SourceSpec:
     # merge="snapshot": each batch is the full list for every value of this column it holds; held rows of those
     # lists that the batch lacks are withdrawn (their valid_to ends now).
     snapshot_scope: str | None = None
+    # Sources whose record kinds land together share a folder under <landing>/ (default: the source's name). In a
+    # shared folder a source takes the files its formats recognise, never those the ``leaves`` formats recognise,
+    # and files nobody recognises only when ``takes_unrecognised`` (it then quarantines them with the reason).
+    landing_folder: str | None = None
+    leaves: tuple[LandingFormat, ...] = ()
+    takes_unrecognised: bool = True
+    # Checked by the quality gate after the batch is staged; reads the current rows of ``cross_check_reads``.
+    cross_check: CrossCheck | None = None
+    cross_check_reads: tuple[Table, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.merge == "scd2") != (self.history is not None):
@@ -70,6 +82,21 @@ class SourceSpec:
             raise ValueError(f"source {self.name}: merge='snapshot' and snapshot_scope go together")
         if not self.formats:
             raise ValueError(f"source {self.name}: declare at least one landing format")
+
+    @property
+    def folder(self) -> str:
+        """The folder under the landing root its files land in."""
+        return self.landing_folder or self.name
+
+    def takes(self, fields: set[str] | None) -> bool:
+        """Whether a file with these (normalised) fields, None = unknown, is this source's to ingest."""
+        if self.landing_folder is None:
+            return True
+        if fields is None:
+            return self.takes_unrecognised
+        if any(f.recognises(fields) for f in self.leaves):
+            return False
+        return self.takes_unrecognised or any(f.recognises(fields) for f in self.formats)
 
     @property
     def bronze(self) -> Table:
