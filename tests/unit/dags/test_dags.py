@@ -14,6 +14,8 @@ EXPECTED = {
     "ingest_crimes",
     "ingest_hotlist",
     "ingest_anpr",
+    "ingest_lfr_deployments",
+    "ingest_lfr_alerts",
     "build_flags",
     "retention",
     "maintenance",

@@ -41,6 +41,8 @@ EXPECTED_GEOMETRIES = {
     "crimes": {"geom": "geometry(POINT,4326)", "geom_bng": "geometry(POINT,27700)"},
     "anpr_reads": {"geom": "geometry(POINT,4326)", "geom_bng": "geometry(POINT,27700)"},
     "hotlist": {},
+    "lfr_deployments": {"geom": "geometry(POINT,4326)", "geom_bng": "geometry(POINT,27700)"},
+    "lfr_alerts": {},
     "ingest_runs": {},
     "flags": {"geom": "geometry(POINT,4326)"},
     "flag_evidence": {"geom": "geometry(POINT,4326)"},
@@ -66,7 +68,17 @@ def test_every_served_table_and_only_those_is_generated_in_schema_das() -> None:
     assert {t.name for t in METADATA.tables.values()} == set(EXPECTED_GEOMETRIES)
     assert {t.schema for t in METADATA.tables.values()} == {SCHEMA}
     served = {t.postgis_name for t in REGISTRY.served()}
-    assert served == {"cameras", "crimes", "anpr_reads", "hotlist", "ingest_runs", "flags", "flag_evidence"}
+    assert served == {
+        "cameras",
+        "crimes",
+        "anpr_reads",
+        "hotlist",
+        "lfr_deployments",
+        "lfr_alerts",
+        "ingest_runs",
+        "flags",
+        "flag_evidence",
+    }
 
 
 @pytest.mark.parametrize("table", served_tables(), ids=lambda t: t.postgis_name)
@@ -131,6 +143,8 @@ def test_primary_keys_are_the_natural_keys_plus_the_partition_column() -> None:
         "crimes": ["crime_id"],
         "anpr_reads": ["read_id", "read_at"],  # PostgreSQL requires the partition column in the key
         "hotlist": ["hotlist_entry_id"],
+        "lfr_deployments": ["deployment_id"],  # the current version is served
+        "lfr_alerts": ["alert_id"],
         "ingest_runs": ["ingest_run_id", "source_checksum"],
         "flags": ["flag_id"],
         "flag_evidence": ["flag_id", "evidence_no"],
