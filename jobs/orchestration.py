@@ -174,7 +174,7 @@ def build_flags_dag(doc_md: str) -> DAG:
     @dag(
         dag_id="build_flags",
         dagrun_timeout=timedelta(minutes=_settings().dagrun_timeout_minutes),
-        schedule=reduce(or_, [silver_asset(s) for s in source_specs()]),
+        schedule=reduce(or_, [silver_asset(s) for s in source_specs() if s.feeds_detectors]),
         start_date=START,
         catchup=False,
         max_active_runs=1,

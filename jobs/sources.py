@@ -17,7 +17,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from das.errors import ContractError
-from jobs.ingest.conform import anpr, cameras, crimes, hotlist, lfr
+from jobs.ingest.conform import anpr, cameras, crimes, hotlist, lfr, video_events
 from jobs.ingest.conform.common import RAW_PREFIX, parse_timestamp
 from jobs.ingest.spec import Scd2, SourceSpec
 from schemas import landing
@@ -28,6 +28,7 @@ from schemas.tables import (
     SILVER_HOTLIST,
     SILVER_LFR_ALERTS,
     SILVER_LFR_DEPLOYMENTS,
+    SILVER_VIDEO_EVENTS,
 )
 
 
@@ -91,6 +92,28 @@ ANPR = SourceSpec(
     partition_probe=_read_date,
     volume_baseline=True,
 )
+
+
+def _detected_date(raw: DataFrame) -> Column:
+    return F.to_date(parse_timestamp(F.col(RAW_PREFIX + "detected_at")))
+
+
+VIDEO_EVENTS = SourceSpec(
+    "video_events",
+    landing.VIDEO_EVENT_FORMATS,
+    SILVER_VIDEO_EVENTS,
+    video_events.conform,
+    schedule="*/5 * * * *",
+    description=(
+        "AI video-analytics events (CSV or JSONL): detected objects with class, confidence, the camera's track id "
+        "and attributes, located at the camera's position at detection time, deduplicated by event_id; the touched "
+        "day partitions of `das.video_events` are replaced in PostGIS. No footage."
+    ),
+    publish="day_partitions",
+    references=(SILVER_CAMERAS,),
+    partition_probe=_detected_date,
+    feeds_detectors=False,
+)
 LFR_DEPLOYMENTS = SourceSpec(
     "lfr_deployments",
     landing.LFR_DEPLOYMENT_FORMATS,
@@ -108,6 +131,7 @@ LFR_DEPLOYMENTS = SourceSpec(
     leaves=landing.LFR_ALERT_FORMATS,
     cross_check=lfr.totals_after_deployments,
     cross_check_reads=(SILVER_LFR_ALERTS,),
+    feeds_detectors=False,
 )
 LFR_ALERTS = SourceSpec(
     "lfr_alerts",
@@ -127,10 +151,13 @@ LFR_ALERTS = SourceSpec(
     takes_unrecognised=False,
     cross_check=lfr.totals_after_alerts,
     cross_check_reads=(SILVER_LFR_DEPLOYMENTS,),
+    feeds_detectors=False,
 )
 
 # In ingest order: a source comes after the sources whose silver tables it references.
-_REGISTRY: dict[str, SourceSpec] = {s.name: s for s in (CAMERAS, HOTLIST, CRIMES, ANPR, LFR_DEPLOYMENTS, LFR_ALERTS)}
+_REGISTRY: dict[str, SourceSpec] = {
+    s.name: s for s in (CAMERAS, HOTLIST, CRIMES, ANPR, VIDEO_EVENTS, LFR_DEPLOYMENTS, LFR_ALERTS)
+}
 
 
 def source_specs() -> list[SourceSpec]:

@@ -138,6 +138,22 @@ HOTLIST_CSV = LandingFormat(
     required=("plate",),
 )
 
+# What AI video analytics emit about a camera's footage: one detected object per record, never the footage itself.
+VIDEO_EVENTS = LandingFormat(
+    "video_events",
+    fields=(
+        "event_id",
+        "camera_id",
+        "detected_at",
+        "object_class",
+        "confidence",
+        "track_id",
+        "attributes",
+        "image_uri",
+    ),
+    required=("event_id", "camera_id", "detected_at", "object_class", "confidence"),
+)
+
 # Live facial recognition: two record kinds land together under ``<landing>/lfr/``; a file is a deployments file
 # unless its fields hold ``alert_id``. No face images and no biometric templates: only what the LFR system reports.
 LFR_DEPLOYMENTS_CSV = LandingFormat(
@@ -176,6 +192,7 @@ ANPR_FORMATS = (ANPR_CSV,)
 CAMERA_FORMATS = (JAMCAM_GEOJSON, CAMERA_CSV)
 CRIME_FORMATS = (POLICE_UK_CSV, POLICE_UK_API, INCIDENT_CSV)
 HOTLIST_FORMATS = (HOTLIST_CSV,)
+VIDEO_EVENT_FORMATS = (VIDEO_EVENTS,)
 LFR_DEPLOYMENT_FORMATS = (LFR_DEPLOYMENTS_CSV,)
 LFR_ALERT_FORMATS = (LFR_ALERTS_CSV,)
 BUILT_IN_SOURCES: dict[str, tuple[LandingFormat, ...]] = {
@@ -183,6 +200,7 @@ BUILT_IN_SOURCES: dict[str, tuple[LandingFormat, ...]] = {
     "crimes": CRIME_FORMATS,
     "anpr": ANPR_FORMATS,
     "hotlist": HOTLIST_FORMATS,
+    "video_events": VIDEO_EVENT_FORMATS,
     "lfr_deployments": LFR_DEPLOYMENT_FORMATS,
     "lfr_alerts": LFR_ALERT_FORMATS,
 }

@@ -48,7 +48,9 @@ QUARANTINE_REASONS = (
     "invalid_confidence",
     "invalid_value",
     "unknown_deployment",
+    "invalid_attributes",
 )
+OBJECT_CLASSES = ("vehicle", "person", "bag", "weapon", "other")
 LFR_VERDICTS = ("true_match", "false_alert", "not_engaged")
 LFR_OUTCOMES = ("arrest", "other_action", "no_action")
 
@@ -83,8 +85,11 @@ def bronze_table(source: str) -> Table:
     )
 
 
-BRONZE_CAMERAS, BRONZE_CRIMES, BRONZE_ANPR, BRONZE_HOTLIST, BRONZE_LFR_DEPLOYMENTS, BRONZE_LFR_ALERTS = (
-    bronze_table(s) for s in ("cameras", "crimes", "anpr", "hotlist", "lfr_deployments", "lfr_alerts")
+BRONZE_CAMERAS, BRONZE_CRIMES, BRONZE_ANPR, BRONZE_HOTLIST = (
+    bronze_table(s) for s in ("cameras", "crimes", "anpr", "hotlist")
+)
+BRONZE_VIDEO_EVENTS, BRONZE_LFR_DEPLOYMENTS, BRONZE_LFR_ALERTS = (
+    bronze_table(s) for s in ("video_events", "lfr_deployments", "lfr_alerts")
 )
 
 SILVER_CAMERAS = REGISTRY.add(
@@ -229,6 +234,45 @@ SILVER_HOTLIST = REGISTRY.add(
         postgis_name="hotlist",
         postgis_exclude=("source_checksum", "row_number", "ingested_at"),
         postgis_indexes=(("plate",),),
+    )
+)
+
+SILVER_VIDEO_EVENTS = REGISTRY.add(
+    Table(
+        name="video_events",
+        layer="silver",
+        description=(
+            "Objects detected by AI video analytics, as the analytics system emits them: class, confidence, the "
+            "camera's track id and attributes, located at the camera's position at detection time. No footage."
+        ),
+        columns=(
+            C("event_id", "string", False, "Source event id, unique"),
+            C("camera_id", "string", False, "Camera whose footage was analysed", references="silver/cameras.camera_id"),
+            C("detected_at", "timestamp", False, "When the object was detected (UTC)"),
+            C(
+                "object_class",
+                "string",
+                False,
+                "vehicle | person | bag | weapon | other",
+                allowed_values=OBJECT_CLASSES,
+            ),
+            C("confidence", "double", False, "The analytics' confidence 0..1", min_value=0, max_value=1),
+            C("track_id", "string", True, "The analytics' track of the object within this camera"),
+            C("attributes", "json", True, "A JSON object: colour, vehicle_type, make, upper_colour, lower_colour, ..."),
+            C("image_uri", "string", True, "Where the analytics system keeps the frame (das keeps no image)"),
+            *_LOCATED,
+            C("detected_date", "date", False, "Partition: UTC date of detected_at"),
+            *LINEAGE_COLUMNS,
+        ),
+        partition_by=("detected_date",),
+        key=("event_id",),
+        geometries=(_POINT_4326, _POINT_27700),
+        postgis_name="video_events",
+        postgis_partition_by_day="detected_at",
+        postgis_exclude=("source_checksum", "row_number", "ingested_at", "detected_date"),
+        postgis_indexes=(("camera_id", "detected_at"), ("object_class", "detected_at")),
+        postgis_brin=("detected_at",),
+        event_time="detected_at",
     )
 )
 

@@ -74,6 +74,7 @@ class SourceSpec:
     # Checked by the quality gate after the batch is staged; reads the current rows of ``cross_check_reads``.
     cross_check: CrossCheck | None = None
     cross_check_reads: tuple[Table, ...] = ()
+    feeds_detectors: bool = True  # a change to its silver table triggers the detectors (build_flags)
 
     def __post_init__(self) -> None:
         if (self.merge == "scd2") != (self.history is not None):

@@ -88,6 +88,23 @@ def test_ingest_cameras_dag_builds_postgis_cameras_from_real_jamcams(
         assert cur.fetchone()[0] == 900
 
 
+def test_the_lfr_dags_ingest_deployments_then_alerts_from_the_shared_folder(
+    airflow_env: dict[str, str], pg_settings: Settings
+) -> None:
+    from das_tools.simulator.lfr import write_met_published_fixture
+
+    write_met_published_fixture(Path(airflow_env["DAS_LANDING_DIR"]))
+    out = _dag_test(airflow_env, "ingest_lfr_deployments", "ingest_lfr_alerts")
+    assert "STATE ingest_lfr_deployments success" in out and "STATE ingest_lfr_alerts success" in out, out[-2000:]
+    with connect(pg_settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT (SELECT count(*) FROM das.lfr_deployments), (SELECT count(*) FROM das.lfr_alerts)")
+        assert cur.fetchone() == (203, 2077)
+        cur.execute(
+            "SELECT source, rows_landed, rows_published FROM das.ingest_runs WHERE source LIKE 'lfr%%' ORDER BY source"
+        )
+        assert cur.fetchall() == [("lfr_alerts", 2077, 2077), ("lfr_deployments", 203, 203)]
+
+
 def test_anpr_hotlist_and_build_flags_dags_produce_flags_with_evidence(
     airflow_env: dict[str, str], pg_settings: Settings
 ) -> None:

@@ -112,6 +112,11 @@ def test_ingest_dags_emit_silver_assets_and_flags_dag_consumes_them(dagbag) -> N
     assert uris == {"das://silver/cameras", "das://silver/crimes", "das://silver/hotlist", "das://silver/anpr_reads"}
     flags = dagbag.dags["build_flags"]
     assert type(flags.timetable).__name__ == "AssetTriggeredTimetable"
+    lfr = {
+        o.uri for s in ("lfr_deployments", "lfr_alerts") for t in dagbag.dags[f"ingest_{s}"].tasks for o in t.outlets
+    }
+    assert lfr == {"das://silver/lfr_deployments", "das://silver/lfr_alerts"}
+    assert not any(uri in str(flags.timetable.asset_condition) for uri in lfr)  # LFR feeds no detector
     assert "anpr_reads" in str(flags.timetable.asset_condition)
 
 

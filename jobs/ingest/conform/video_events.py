@@ -1,0 +1,145 @@
+"""AI video-analytics events: detected objects, located at their camera's position at detection time.
+
+das takes in what the analytics system emits (class, confidence, the per-camera track id, attributes such as colour
+and vehicle type) and never the footage. ``attributes`` must be a JSON object: in CSV a JSON text field, in JSONL a
+nested object (which parsing flattens to ``attributes_<key>`` fields; they are put back together here).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from jobs.ingest.conform.common import (
+    FAR_FUTURE,
+    OFFSET_PATTERN,
+    RAW_PREFIX,
+    Check,
+    ConformContext,
+    allowed,
+    apply_reasons,
+    missing,
+    parse_timestamp,
+    text,
+)
+from schemas.landing import LandingFormat
+from schemas.tables import SILVER_CAMERAS, SILVER_VIDEO_EVENTS
+
+OBJECT_CLASSES = allowed(SILVER_VIDEO_EVENTS, "object_class")
+_ATTRIBUTE_PREFIX = RAW_PREFIX + "attributes_"
+
+
+def conform(raw: DataFrame, fmt: LandingFormat, ctx: ConformContext) -> DataFrame:
+    return conform_video_events(
+        raw,
+        ctx.reference(SILVER_CAMERAS),
+        now=ctx.now,
+        clock_skew_s=ctx.settings.clock_skew_tolerance_s,
+        retention_days=ctx.settings.retention_days,
+    )
+
+
+def attributes_json(raw: DataFrame) -> tuple[Column, Column]:
+    """(the attributes as canonical JSON object text or null, whether what landed was not a JSON object)."""
+    landed = text("attributes", raw)
+    as_map = F.from_json(landed, "map<string,string>")
+    bad = landed.isNotNull() & (~landed.startswith("{") | as_map.isNull())
+    from_text = F.when(~bad, F.to_json(F.transform_keys(as_map, lambda k, _: F.lower(k))))
+    flattened = [c for c in raw.columns if c.startswith(_ATTRIBUTE_PREFIX)]
+    if not flattened:
+        return from_text, bad
+    pairs = [part for c in flattened for part in (F.lit(c.removeprefix(_ATTRIBUTE_PREFIX)), F.col(c))]
+    nested = F.map_filter(F.create_map(*pairs), lambda _, v: v.isNotNull())
+    from_object = F.when(F.size(nested) > 0, F.to_json(nested))
+    return F.coalesce(from_text, from_object), bad
+
+
+def conform_video_events(
+    raw: DataFrame, cameras: DataFrame, *, now: datetime, clock_skew_s: int, retention_days: int
+) -> DataFrame:
+    detected_text, confidence_text = text("detected_at", raw), text("confidence", raw)
+    detected = parse_timestamp(detected_text)
+    object_class = F.lower(text("object_class", raw))
+    attributes, bad_attributes = attributes_json(raw)
+    df = raw.select("*", text("camera_id", raw).alias("_camera_id"), detected.alias("_detected_at"))
+    cams = cameras.select(
+        F.col("camera_id").alias("_cam_id"),
+        F.col("valid_from").alias("_cam_from"),
+        F.coalesce(F.col("valid_to"), F.lit(FAR_FUTURE).cast("timestamp")).alias("_cam_to"),
+        "longitude",
+        "latitude",
+        "easting",
+        "northing",
+        "h3_cell",
+    )
+    joined = df.join(
+        F.broadcast(cams),
+        (df["_camera_id"] == cams["_cam_id"])
+        & (df["_detected_at"] >= cams["_cam_from"])
+        & (df["_detected_at"] < cams["_cam_to"]),
+        "left",
+    )
+    confidence = confidence_text.try_cast("double")
+    now_lit = F.lit(now).cast("timestamp")
+    checks: list[Check] = [
+        *missing(joined, ["event_id", "camera_id", "detected_at", "object_class", "confidence"]),
+        (
+            F.col("_detected_at").isNull() | ~detected_text.rlike(OFFSET_PATTERN),
+            "invalid_timestamp",
+            F.format_string("detected_at=%s is not ISO 8601 with an offset or Z", detected_text),
+        ),
+        (
+            F.col("_detected_at") > now_lit + F.expr(f"INTERVAL {int(clock_skew_s)} SECONDS"),
+            "future_timestamp",
+            F.format_string(
+                "detected_at=%s is in the future (tolerance DAS_CLOCK_SKEW_TOLERANCE_S=%d s)",
+                detected_text,
+                F.lit(clock_skew_s),
+            ),
+        ),
+        (
+            F.col("_detected_at") < now_lit - F.expr(f"INTERVAL {int(retention_days)} DAYS"),
+            "beyond_retention",
+            F.format_string("detected_at=%s is older than DAS_RETENTION_DAYS=%d", detected_text, F.lit(retention_days)),
+        ),
+        (
+            ~object_class.isin(*OBJECT_CLASSES),
+            "invalid_value",
+            F.format_string(f"object_class=%s is not one of {'|'.join(OBJECT_CLASSES)}", text("object_class", joined)),
+        ),
+        (
+            confidence.isNull() | ~confidence.between(0, 1),
+            "invalid_confidence",
+            F.format_string("confidence=%s is not a number in [0, 1]", confidence_text),
+        ),
+        (
+            bad_attributes,
+            "invalid_attributes",
+            F.format_string(
+                'attributes=%s is not a JSON object, e.g. {"colour": "red", "vehicle_type": "van"}',
+                F.substring(text("attributes", joined), 1, 200),
+            ),
+        ),
+        (
+            F.col("_cam_id").isNull(),
+            "unknown_camera",
+            F.format_string(
+                "camera_id=%s is not a known camera at detected_at (ingest its camera first)", F.col("_camera_id")
+            ),
+        ),
+    ]
+    conformed = joined.select(
+        "*",
+        text("event_id", joined).alias("event_id"),
+        F.col("_camera_id").alias("camera_id"),
+        F.col("_detected_at").alias("detected_at"),
+        object_class.alias("object_class"),
+        confidence.alias("confidence"),
+        text("track_id", joined).alias("track_id"),
+        attributes.alias("attributes"),
+        text("image_uri", joined).alias("image_uri"),
+        F.to_date(F.col("_detected_at")).alias("detected_date"),
+    )
+    return apply_reasons(conformed, checks, None)
