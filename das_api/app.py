@@ -424,6 +424,41 @@ def create_app(settings: Settings, *, notifier: bool = False) -> FastAPI:
         )
         return collection((point_feature(r, "read_id") for r in found), next_cursor=next_cursor)
 
+    @app.get("/api/search/video", tags=["searches"])
+    def search_video(
+        principal: Annotated[Principal, Depends(role(*INVESTIGATOR))],
+        from_: Annotated[datetime, Query(alias="from")],
+        to: Annotated[datetime, Query()],
+        purpose: Purpose,
+        case_ref: CaseRef = None,
+        object_class: Annotated[Literal["vehicle", "person", "bag", "weapon", "other"] | None, Query()] = None,
+        attributes: Annotated[
+            str | None, Query(description='a JSON object the attributes must hold, e.g. {"colour": "red"}')
+        ] = None,
+        camera_id: Annotated[list[str] | None, Query()] = None,
+        lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
+        lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+        radius_m: Annotated[float | None, Query(gt=0, le=5000)] = None,
+        link_seconds: Annotated[int, Query(ge=0, le=60)] = 5,
+        limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    ) -> dict[str, Any]:
+        """Plate-less search of video-analytics detections by class, attributes, cameras or a place, and a time
+        range; each vehicle comes back with its likely plates (ANPR reads at the same camera within
+        ``link_seconds``) and a link confidence. Leads, never identifications. Audited."""
+        start, end = window(from_, to)
+        wanted = None
+        if attributes is not None:
+            try:
+                wanted = json.loads(attributes)
+            except ValueError:
+                wanted = None
+            if not isinstance(wanted, dict):
+                raise HTTPException(422, 'attributes: give a JSON object, e.g. {"colour": "red"}')
+        query = serving.VideoSearch(
+            start, end, purpose, case_ref, object_class, wanted, camera_id, lon, lat, radius_m, link_seconds, limit
+        )
+        return {"events": rows(principal, lambda cur: serving.search_video_events(cur, query))}
+
     @app.get("/api/search/near", tags=["searches"])
     def search_near(
         principal: Annotated[Principal, Depends(role(*INVESTIGATOR))],

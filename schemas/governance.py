@@ -17,6 +17,7 @@ AUDITED_ACTIONS = (
     "search_plate",
     "search_vehicles_near",
     "search_stakeout",
+    "search_video_events",
     "view_flag",
     "triage",
     "export",

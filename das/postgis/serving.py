@@ -311,3 +311,56 @@ def lfr_report(cur: Any, start: datetime, end: datetime) -> dict[str, Any]:
     deployments = _rows(cur)
     cur.execute("SELECT * FROM das.lfr_report_groups(%s, %s)", (start, end))
     return oversight.lfr_report(deployments, _rows(cur), start, end)
+
+
+@dataclass(frozen=True)
+class VideoSearch:
+    """What an attribute search asks for (``das.search_video_events``)."""
+
+    t_from: datetime
+    t_to: datetime
+    purpose: str
+    case_ref: str | None = None
+    object_class: str | None = None
+    attributes: dict[str, str] | None = None
+    cameras: list[str] | None = None
+    lon: float | None = None
+    lat: float | None = None
+    radius_m: float | None = None
+    link_seconds: int = 5
+    max_events: int = 1000
+
+
+EVENT_FIELDS = ("event_id", "camera_id", "detected_at", "object_class", "confidence", "track_id", "attributes",
+                "longitude", "latitude")  # fmt: skip
+
+
+EVENT_FIELDS = ("event_id", "camera_id", "detected_at", "object_class", "confidence", "track_id", "attributes",
+                "longitude", "latitude")  # fmt: skip
+
+
+def search_video_events(cur: Any, q: VideoSearch) -> list[dict[str, Any]]:
+    """Matching detections, each with its likely plates (ANPR reads at the same camera within seconds). Audited."""
+    cur.execute(
+        "SELECT * FROM das.search_video_events(%s, %s, %s, %s, %s, %s::jsonb, %s::text[], %s, %s, %s, %s, %s)",
+        (
+            q.t_from,
+            q.t_to,
+            q.purpose,
+            q.case_ref,
+            q.object_class,
+            json.dumps(q.attributes) if q.attributes is not None else None,
+            q.cameras,
+            q.lon,
+            q.lat,
+            q.radius_m,
+            q.link_seconds,
+            q.max_events,
+        ),
+    )
+    events: dict[str, dict[str, Any]] = {}
+    for row in _rows(cur):
+        event = events.setdefault(row["event_id"], {k: row[k] for k in EVENT_FIELDS} | {"likely_plates": []})
+        if row["plate"] is not None:
+            event["likely_plates"].append({k: row[k] for k in ("plate", "read_id", "read_at", "link_confidence")})
+    return list(events.values())

@@ -46,11 +46,19 @@ def attributes_json(raw: DataFrame) -> tuple[Column, Column]:
     landed = text("attributes", raw)
     as_map = F.from_json(landed, "map<string,string>")
     bad = landed.isNotNull() & (~landed.startswith("{") | as_map.isNull())
-    from_text = F.when(~bad, F.to_json(F.transform_keys(as_map, lambda k, _: F.lower(k))))
+    # Keys and values in lower case, trimmed: attribute search compares them so ("Red" is "red").
+    canonical = F.transform_values(
+        F.transform_keys(as_map, lambda k, _: F.lower(F.trim(k))), lambda _, v: F.lower(F.trim(v))
+    )
+    from_text = F.when(~bad, F.to_json(canonical))
     flattened = [c for c in raw.columns if c.startswith(_ATTRIBUTE_PREFIX)]
     if not flattened:
         return from_text, bad
-    pairs = [part for c in flattened for part in (F.lit(c.removeprefix(_ATTRIBUTE_PREFIX)), F.col(c))]
+    pairs = [
+        part
+        for c in flattened
+        for part in (F.lit(c.removeprefix(_ATTRIBUTE_PREFIX)), F.lower(text(c.removeprefix(RAW_PREFIX), raw)))
+    ]
     nested = F.map_filter(F.create_map(*pairs), lambda _, v: v.isNotNull())
     from_object = F.when(F.size(nested) > 0, F.to_json(nested))
     return F.coalesce(from_text, from_object), bad

@@ -14,6 +14,7 @@ EXPECTED = {
     "ingest_crimes",
     "ingest_hotlist",
     "ingest_anpr",
+    "ingest_video_events",
     "ingest_lfr_deployments",
     "ingest_lfr_alerts",
     "build_flags",

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 def test_sources_are_in_ingest_order_reads_after_the_cameras_they_reference() -> None:
     names = source_names()
-    assert names == ["cameras", "hotlist", "crimes", "anpr", "lfr_deployments", "lfr_alerts"]
+    assert names == ["cameras", "hotlist", "crimes", "anpr", "video_events", "lfr_deployments", "lfr_alerts"]
     for spec in source_specs():
         for table in spec.references:
             producer = next(s for s in source_specs() if s.silver is table)

@@ -27,6 +27,7 @@ SPARK_TYPE_NAME = {
     "date": "DateType",
     "array<string>": "ArrayType",
     "evidence": "ArrayType",
+    "json": "StringType",  # JSON text in the lake
 }
 
 

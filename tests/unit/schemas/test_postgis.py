@@ -43,6 +43,7 @@ EXPECTED_GEOMETRIES = {
     "hotlist": {},
     "lfr_deployments": {"geom": "geometry(POINT,4326)", "geom_bng": "geometry(POINT,27700)"},
     "lfr_alerts": {},
+    "video_events": {"geom": "geometry(POINT,4326)", "geom_bng": "geometry(POINT,27700)"},
     "ingest_runs": {},
     "flags": {"geom": "geometry(POINT,4326)"},
     "flag_evidence": {"geom": "geometry(POINT,4326)"},
@@ -75,6 +76,7 @@ def test_every_served_table_and_only_those_is_generated_in_schema_das() -> None:
         "hotlist",
         "lfr_deployments",
         "lfr_alerts",
+        "video_events",
         "ingest_runs",
         "flags",
         "flag_evidence",
@@ -145,6 +147,7 @@ def test_primary_keys_are_the_natural_keys_plus_the_partition_column() -> None:
         "hotlist": ["hotlist_entry_id"],
         "lfr_deployments": ["deployment_id"],  # the current version is served
         "lfr_alerts": ["alert_id"],
+        "video_events": ["event_id", "detected_at"],
         "ingest_runs": ["ingest_run_id", "source_checksum"],
         "flags": ["flag_id"],
         "flag_evidence": ["flag_id", "evidence_no"],
