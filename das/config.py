@@ -44,6 +44,7 @@ class RetentionPolicy(BaseModel):
     and vacuum it away. Reads are personal data (DPA 2018 Part 3): 12 months, as the national ANPR service."""
 
     anpr_days: int = 365  # bronze and silver reads, their PostGIS day partitions
+    video_events_days: int = 365  # video-analytics detections, the same way (by detection date)
     crimes_days: int | None = None  # None: kept (police.uk data is public)
     quarantine_days: int = 30  # rejected rows of every source (raw records included)
     flags_days: int | None = None  # None: flags stay; evidence of expired reads is marked expired

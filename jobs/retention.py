@@ -1,7 +1,8 @@
 """Retention that really deletes: expired rows leave every Delta layer and PostGIS, and vacuum removes their files so
 time travel cannot bring them back. What was removed is written to the audit log.
 
-Policy (``DAS_RETENTION__*``): ANPR reads 12 months (bronze, silver, PostGIS day partitions), quarantine 30 days (raw
+Policy (``DAS_RETENTION__*``): ANPR reads and video-analytics events 12 months (bronze, silver, PostGIS day
+partitions), quarantine 30 days (raw
 records included), crimes and flags kept unless configured, audit log 7 years. A flag outlives the reads behind it:
 its summary stays and its expired read evidence is marked expired (plate and read id removed), except for hotlist
 hits, whose evidence is kept with the flag.
@@ -26,11 +27,13 @@ from schemas.model import Table
 from schemas.tables import (
     BRONZE_ANPR,
     BRONZE_CRIMES,
+    BRONZE_VIDEO_EVENTS,
     FLAG_EVIDENCE,
     GOLD_FLAGS,
     QUARANTINE,
     SILVER_ANPR_READS,
     SILVER_CRIMES,
+    SILVER_VIDEO_EVENTS,
 )
 
 log = logging.getLogger("das.retention")
@@ -68,6 +71,7 @@ def run_retention(lake: Lake, settings: Settings, now: datetime | None = None) -
     policy = settings.retention
     removed: dict[str, int] = {}
     reads_before = _cutoff(now, policy.anpr_days)
+    events_before = _cutoff(now, policy.video_events_days)
     quarantine_before = _cutoff(now, policy.quarantine_days)
     crimes_before = _cutoff(now, policy.crimes_days)
     with locks.held(settings, "retention", purpose="retention run"):
@@ -75,6 +79,8 @@ def run_retention(lake: Lake, settings: Settings, now: datetime | None = None) -
             (QUARANTINE, "ingest_date", quarantine_before),
             (BRONZE_ANPR, "ingest_date", reads_before),
             (SILVER_ANPR_READS, "read_date", reads_before),
+            (BRONZE_VIDEO_EVENTS, "ingest_date", events_before),
+            (SILVER_VIDEO_EVENTS, "detected_date", events_before),
             (BRONZE_CRIMES, "ingest_date", crimes_before),
             (SILVER_CRIMES, "occurred_from", crimes_before),
         ]
@@ -91,6 +97,8 @@ def run_retention(lake: Lake, settings: Settings, now: datetime | None = None) -
             if lake.exists(table):
                 lake.vacuum(table, retention_hours=0, staging_max_age_hours=policy.work_folders_hours)
         removed.update(_retire_postgis(settings, reads_before, crimes_before, _cutoff(now, policy.audit_days)))
+        if events_before is not None:
+            removed["das.video_events day partitions"] = _drop_days(settings, SILVER_VIDEO_EVENTS, events_before)
         removed["work folders"] = _remove_stale_work(settings, policy.work_folders_hours)
     audit.record(
         settings,
@@ -121,15 +129,20 @@ def _expire_flag_evidence(lake: Lake, before: datetime) -> int:
     return touched
 
 
+def _drop_days(settings: Settings, table: Table, before: datetime) -> int:
+    """Drop the served day partitions of ``table`` wholly before ``before``; returns how many."""
+    days = [d for d in postgis.list_day_partitions(settings, table) if d < before.date()]
+    for day in days:
+        postgis.drop_day_partition(settings, table, day)
+    return len(days)
+
+
 def _retire_postgis(
     settings: Settings, reads_before: datetime | None, crimes_before: datetime | None, audit_before: datetime | None
 ) -> dict[str, int]:
     removed: dict[str, int] = {}
     if reads_before is not None:
-        days = [d for d in postgis.list_day_partitions(settings, SILVER_ANPR_READS) if d < reads_before.date()]
-        for day in days:
-            postgis.drop_day_partition(settings, SILVER_ANPR_READS, day)
-        removed["das.anpr_reads day partitions"] = len(days)
+        removed["das.anpr_reads day partitions"] = _drop_days(settings, SILVER_ANPR_READS, reads_before)
     with transaction(settings) as conn, conn.cursor() as cur:
         if reads_before is not None:
             cur.execute(

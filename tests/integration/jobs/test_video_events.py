@@ -77,7 +77,7 @@ def scene(pg_settings: Settings, spark: object, tmp_path_factory: pytest.TempPat
             done[source]["published"] = tasks.publish(source, done[source], settings=settings)
         investigator = users.add(db, f"video_inv_{secrets.token_hex(3)}", "investigator")
         analyst = users.add(db, f"video_an_{secrets.token_hex(3)}", "analyst")
-        yield {"db": db, "done": done, "investigator": investigator, "analyst": analyst}
+        yield {"db": db, "settings": settings, "done": done, "investigator": investigator, "analyst": analyst}
 
 
 def test_events_reconcile_and_bad_ones_are_quarantined_with_their_reason(scene: dict[str, Any]) -> None:
@@ -163,3 +163,19 @@ def test_only_investigators_may_run_the_search_in_sql(scene: dict[str, Any]) -> 
         pytest.raises(psycopg2.errors.InsufficientPrivilege),
     ):
         cur.execute("SELECT * FROM das.search_video_events(now() - interval '1 day', now(), %s)", (PURPOSE,))
+
+
+def test_retention_removes_expired_events_from_the_lake_and_postgis(scene: dict[str, Any]) -> None:
+    """Last in this file: it deletes the scene's events (and reads)."""
+    from datetime import timedelta
+
+    from das.lake import DeltaRsLake
+    from schemas.tables import SILVER_VIDEO_EVENTS
+
+    settings = scene["settings"]
+    removed = tasks.retention(settings=settings, now=NOW + timedelta(days=366))
+    assert removed["silver/video_events"] == 5 and removed["das.video_events day partitions"] == 1
+    assert DeltaRsLake(tasks.runtime(settings).spark, settings.lake).read(SILVER_VIDEO_EVENTS).count() == 0
+    with transaction(scene["db"]) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM das.video_events")
+        assert cur.fetchone() == (0,)
