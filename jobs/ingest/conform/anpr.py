@@ -8,11 +8,11 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.ingest.conform.common import (
-    FAR_FUTURE,
-    OFFSET_PATTERN,
     Check,
     ConformContext,
     apply_reasons,
+    at_camera,
+    event_time_checks,
     missing,
     normalise_plate,
     parse_timestamp,
@@ -48,48 +48,11 @@ def conform_anpr(
         read_at.alias("_read_at"),
         confidence_text.try_cast("double").alias("_confidence"),
     )
-    cams = cameras.select(
-        F.col("camera_id").alias("_cam_id"),
-        F.col("valid_from").alias("_cam_from"),
-        F.coalesce(F.col("valid_to"), F.lit(FAR_FUTURE).cast("timestamp")).alias("_cam_to"),
-        "longitude",
-        "latitude",
-        "easting",
-        "northing",
-        "h3_cell",
-    )
-    joined = df.join(
-        F.broadcast(cams),
-        (df["_camera_id"] == cams["_cam_id"])
-        & (df["_read_at"] >= cams["_cam_from"])
-        & (df["_read_at"] < cams["_cam_to"]),
-        "left",
-    )
-    now_lit = F.lit(now).cast("timestamp")
+    joined = at_camera(df, cameras, "_camera_id", "_read_at")
     checks: list[Check] = [
         *missing(joined, ["read_id", "camera_id", "read_at"]),
         *plate_checks(F.col("_plate_raw")),
-        (
-            F.col("_read_at").isNull() | ~text("read_at", joined).rlike(OFFSET_PATTERN),
-            "invalid_timestamp",
-            F.format_string("read_at=%s is not ISO 8601 with an offset or Z", text("read_at", joined)),
-        ),
-        (
-            F.col("_read_at") > now_lit + F.expr(f"INTERVAL {int(clock_skew_s)} SECONDS"),
-            "future_timestamp",
-            F.format_string(
-                "read_at=%s is in the future (tolerance DAS_CLOCK_SKEW_TOLERANCE_S=%d s)",
-                text("read_at", joined),
-                F.lit(clock_skew_s),
-            ),
-        ),
-        (
-            F.col("_read_at") < now_lit - F.expr(f"INTERVAL {int(retention_days)} DAYS"),
-            "beyond_retention",
-            F.format_string(
-                "read_at=%s is older than DAS_RETENTION_DAYS=%d", text("read_at", joined), F.lit(retention_days)
-            ),
-        ),
+        *event_time_checks("read_at", F.col("_read_at"), now, clock_skew_s=clock_skew_s, retention_days=retention_days),
         (
             (confidence_text.isNotNull() & F.col("_confidence").isNull())
             | ~F.coalesce(F.col("_confidence").between(0, 1), F.lit(True)),

@@ -190,3 +190,55 @@ def apply_reasons(df: DataFrame, checks: Sequence[Check], problem: Column | None
         reason = F.when(failed, code_col).otherwise(reason)
         detail_col = F.when(failed, detail if isinstance(detail, Column) else F.lit(detail)).otherwise(detail_col)
     return df.withColumn(REJECT_REASON, reason).withColumn(REJECT_DETAIL, detail_col)
+
+
+def at_camera(df: DataFrame, cameras: DataFrame, camera_id: str, at: str) -> DataFrame:
+    """``df`` with the position (longitude .. h3_cell) of the camera version in force at ``at``; ``_cam_id`` is null
+    when no camera of that id was in force then (the caller rejects the row as ``unknown_camera``)."""
+    cams = cameras.select(
+        F.col("camera_id").alias("_cam_id"),
+        F.col("valid_from").alias("_cam_from"),
+        F.coalesce(F.col("valid_to"), F.lit(FAR_FUTURE).cast("timestamp")).alias("_cam_to"),
+        "longitude",
+        "latitude",
+        "easting",
+        "northing",
+        "h3_cell",
+    )
+    return df.join(
+        F.broadcast(cams),
+        (df[camera_id] == cams["_cam_id"]) & (df[at] >= cams["_cam_from"]) & (df[at] < cams["_cam_to"]),
+        "left",
+    )
+
+
+def event_time_checks(
+    name: str, at: Column, now: datetime, *, clock_skew_s: int, retention_days: int | None = None
+) -> list[Check]:
+    """An event time must be ISO 8601 with an offset, not in the future, and (optionally) within retention."""
+    raw = F.trim(F.col(RAW_PREFIX + name))  # a required field: the caller's frame has it
+    landed = F.when(raw == "", None).otherwise(raw)
+    now_lit = F.lit(now).cast("timestamp")
+    checks: list[Check] = [
+        (
+            at.isNull() | ~landed.rlike(OFFSET_PATTERN),
+            "invalid_timestamp",
+            F.format_string(f"{name}=%s is not ISO 8601 with an offset or Z", landed),
+        ),
+        (
+            at > now_lit + F.expr(f"INTERVAL {int(clock_skew_s)} SECONDS"),
+            "future_timestamp",
+            F.format_string(
+                f"{name}=%s is in the future (tolerance DAS_CLOCK_SKEW_TOLERANCE_S=%d s)", landed, F.lit(clock_skew_s)
+            ),
+        ),
+    ]
+    if retention_days is not None:
+        checks.append(
+            (
+                at < now_lit - F.expr(f"INTERVAL {int(retention_days)} DAYS"),
+                "beyond_retention",
+                F.format_string(f"{name}=%s is older than DAS_RETENTION_DAYS=%d", landed, F.lit(retention_days)),
+            )
+        )
+    return checks

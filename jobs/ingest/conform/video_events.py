@@ -13,13 +13,13 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.ingest.conform.common import (
-    FAR_FUTURE,
-    OFFSET_PATTERN,
     RAW_PREFIX,
     Check,
     ConformContext,
     allowed,
     apply_reasons,
+    at_camera,
+    event_time_checks,
     missing,
     parse_timestamp,
     text,
@@ -72,45 +72,12 @@ def conform_video_events(
     object_class = F.lower(text("object_class", raw))
     attributes, bad_attributes = attributes_json(raw)
     df = raw.select("*", text("camera_id", raw).alias("_camera_id"), detected.alias("_detected_at"))
-    cams = cameras.select(
-        F.col("camera_id").alias("_cam_id"),
-        F.col("valid_from").alias("_cam_from"),
-        F.coalesce(F.col("valid_to"), F.lit(FAR_FUTURE).cast("timestamp")).alias("_cam_to"),
-        "longitude",
-        "latitude",
-        "easting",
-        "northing",
-        "h3_cell",
-    )
-    joined = df.join(
-        F.broadcast(cams),
-        (df["_camera_id"] == cams["_cam_id"])
-        & (df["_detected_at"] >= cams["_cam_from"])
-        & (df["_detected_at"] < cams["_cam_to"]),
-        "left",
-    )
+    joined = at_camera(df, cameras, "_camera_id", "_detected_at")
     confidence = confidence_text.try_cast("double")
-    now_lit = F.lit(now).cast("timestamp")
     checks: list[Check] = [
         *missing(joined, ["event_id", "camera_id", "detected_at", "object_class", "confidence"]),
-        (
-            F.col("_detected_at").isNull() | ~detected_text.rlike(OFFSET_PATTERN),
-            "invalid_timestamp",
-            F.format_string("detected_at=%s is not ISO 8601 with an offset or Z", detected_text),
-        ),
-        (
-            F.col("_detected_at") > now_lit + F.expr(f"INTERVAL {int(clock_skew_s)} SECONDS"),
-            "future_timestamp",
-            F.format_string(
-                "detected_at=%s is in the future (tolerance DAS_CLOCK_SKEW_TOLERANCE_S=%d s)",
-                detected_text,
-                F.lit(clock_skew_s),
-            ),
-        ),
-        (
-            F.col("_detected_at") < now_lit - F.expr(f"INTERVAL {int(retention_days)} DAYS"),
-            "beyond_retention",
-            F.format_string("detected_at=%s is older than DAS_RETENTION_DAYS=%d", detected_text, F.lit(retention_days)),
+        *event_time_checks(
+            "detected_at", F.col("_detected_at"), now, clock_skew_s=clock_skew_s, retention_days=retention_days
         ),
         (
             ~object_class.isin(*OBJECT_CLASSES),
