@@ -18,6 +18,7 @@ from jobs.ingest.conform.common import (
     parse_timestamp,
     plate_checks,
     text,
+    unknown_camera_check,
 )
 from schemas.landing import LandingFormat
 from schemas.tables import SILVER_CAMERAS
@@ -59,13 +60,7 @@ def conform_anpr(
             "invalid_confidence",
             F.format_string("confidence=%s is not a number in [0, 1]", confidence_text),
         ),
-        (
-            F.col("_cam_id").isNull(),
-            "unknown_camera",
-            F.format_string(
-                "camera_id=%s is not a known camera at read_at (ingest its camera first)", F.col("_camera_id")
-            ),
-        ),
+        unknown_camera_check("_camera_id", "read_at"),
     ]
     conformed = joined.select(
         "*",

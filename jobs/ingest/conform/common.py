@@ -212,6 +212,15 @@ def at_camera(df: DataFrame, cameras: DataFrame, camera_id: str, at: str) -> Dat
     )
 
 
+def unknown_camera_check(camera_id: str, at_name: str) -> Check:
+    """The check that rejects a row ``at_camera`` found no camera for."""
+    return (
+        F.col("_cam_id").isNull(),
+        "unknown_camera",
+        F.format_string(f"camera_id=%s is not a known camera at {at_name} (ingest its camera first)", F.col(camera_id)),
+    )
+
+
 def event_time_checks(
     name: str, at: Column, now: datetime, *, clock_skew_s: int, retention_days: int | None = None
 ) -> list[Check]:

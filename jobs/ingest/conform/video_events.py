@@ -23,6 +23,7 @@ from jobs.ingest.conform.common import (
     missing,
     parse_timestamp,
     text,
+    unknown_camera_check,
 )
 from schemas.landing import LandingFormat
 from schemas.tables import SILVER_CAMERAS, SILVER_VIDEO_EVENTS
@@ -97,13 +98,7 @@ def conform_video_events(
                 F.substring(text("attributes", joined), 1, 200),
             ),
         ),
-        (
-            F.col("_cam_id").isNull(),
-            "unknown_camera",
-            F.format_string(
-                "camera_id=%s is not a known camera at detected_at (ingest its camera first)", F.col("_camera_id")
-            ),
-        ),
+        unknown_camera_check("_camera_id", "detected_at"),
     ]
     conformed = joined.select(
         "*",
