@@ -351,14 +351,21 @@ def locks() -> None:
 
 @app.command()
 def run(
-    landing: Annotated[Path, typer.Option("--landing", help="folder with cameras/ crimes/ anpr/ hotlist/")],
+    landing: Annotated[
+        Path, typer.Option("--landing", help="folder with cameras/ crimes/ anpr/ hotlist/ (and video_events/ lfr/)")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Run the whole pipeline once over everything in LANDING (the DAGs' own code path) and summarise."""
     from jobs import tasks
 
     if not landing.is_dir():
-        _fail(DasError(f"--landing {landing} is not a folder; it should hold cameras/, crimes/, anpr/, hotlist/"))
+        _fail(
+            DasError(
+                f"--landing {landing} is not a folder; it should hold cameras/, crimes/, anpr/, hotlist/ "
+                "(and video_events/, lfr/)"
+            )
+        )
     try:
         _serving_database_ready()
         summary = tasks.run_landing(landing)
