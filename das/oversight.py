@@ -21,6 +21,7 @@ Z_95 = 1.959964  # the standard normal quantile of a two-sided 95 % interval
 MIN_GROUP_ALERTS = 30
 MIN_GROUP_FALSE_ALERTS = 5
 NOT_RECORDED = "not recorded"
+POOLED = "groups of fewer than 10 alerts (pooled)"  # das.lfr_report_groups pools small groups (disclosure)
 
 
 def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float, float] | None:
@@ -117,7 +118,7 @@ class GroupFigures:
 def group_comparison_warning(groups: list[GroupFigures]) -> str | None:
     """Whether the groups' rates can be compared at all: not when a recorded group's counts are too small, nor
     when every pair of intervals overlaps (no difference is shown)."""
-    recorded = [g for g in groups if g.group != NOT_RECORDED and g.interval is not None]
+    recorded = [g for g in groups if g.group not in (NOT_RECORDED, POOLED) and g.interval is not None]
     if len(recorded) < 2:
         return "fewer than two recorded groups: no comparison between groups is possible"
     small = [g.group for g in recorded if g.warning]
@@ -160,7 +161,7 @@ def lfr_report(
             }
         )
     groups = [GroupFigures(str(r["group"]), int(r["alerts"]), int(r["false_alerts"])) for r in group_rows]
-    groups.sort(key=lambda g: (g.group == NOT_RECORDED, g.group))
+    groups.sort(key=lambda g: (g.group in (NOT_RECORDED, POOLED), g.group))
     return {
         "period": {"from": start, "to": end},
         "total": total.as_dict(),

@@ -17,7 +17,7 @@ from airflow.sdk import DAG, Asset, Param, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from jobs.ingest.spec import SourceSpec
-from jobs.sources import source_specs
+from jobs.sources import source_specs, sources_landing_before
 from schemas.tables import GOLD_FLAGS
 
 log = logging.getLogger("das.alerts")
@@ -140,6 +140,11 @@ def build_ingest_dag(spec: SourceSpec) -> DAG:
         def ingest_to_silver() -> dict[str, Any]:
             from jobs import tasks
 
+            # Sources sharing a landing folder go in registry order: alerts never before the deployments that
+            # landed with them (an alert of a deployment not yet ingested would be quarantined).
+            for earlier in sources_landing_before(spec):
+                done = tasks.ingest(earlier.name, settings=task_settings())
+                tasks.publish(earlier.name, done, settings=task_settings())
             return tasks.ingest(source, settings=task_settings())
 
         @task(pool=POSTGIS_POOL)

@@ -180,6 +180,14 @@ def sources_landing_in(name: str) -> list[SourceSpec]:
     return shared
 
 
+def sources_landing_before(spec: SourceSpec) -> list[SourceSpec]:
+    """The sources that share ``spec``'s landing folder and are ingested before it (LFR alerts: deployments)."""
+    if spec.landing_folder is None:
+        return []
+    shared = sources_landing_in(spec.landing_folder)
+    return shared[: [s.name for s in shared].index(spec.name)]
+
+
 def ingest_names() -> list[str]:
     """What `das ingest` accepts: every source, and every shared landing folder."""
     folders = [s.landing_folder for s in _REGISTRY.values() if s.landing_folder]

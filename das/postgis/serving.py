@@ -335,10 +335,6 @@ EVENT_FIELDS = ("event_id", "camera_id", "detected_at", "object_class", "confide
                 "longitude", "latitude")  # fmt: skip
 
 
-EVENT_FIELDS = ("event_id", "camera_id", "detected_at", "object_class", "confidence", "track_id", "attributes",
-                "longitude", "latitude")  # fmt: skip
-
-
 def search_video_events(cur: Any, q: VideoSearch) -> list[dict[str, Any]]:
     """Matching detections, each with its likely plates (ANPR reads at the same camera within seconds). Audited."""
     cur.execute(

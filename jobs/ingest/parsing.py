@@ -198,10 +198,13 @@ def peek_fields(landed: LandedFile, limits: IngestLimits | None = None) -> set[s
         if landed.format_hint == "csv":
             header = _header_and_delimiter(sample, encoding)
             return None if header is None else {normalise_field_name(h) for h in header[0]}
-        for line in sample.splitlines():
-            if line.strip():
-                record, _ = _jsonl_record(line, limits)
-                return None if record is None else {normalise_field_name(k) for k in _flatten(record, limits)}
+        lines = sample.splitlines()
+        if len(lines) > 1 and not sample.endswith(b"\n"):  # the sample may cut the last line short
+            lines = lines[:-1]
+        for line in lines:
+            record = _jsonl_record(line, limits)[0] if line.strip() else None
+            if record is not None:  # a malformed first record is that record's problem, not the file's
+                return {normalise_field_name(k) for k in _flatten(record, limits)}
     except Exception as exc:  # the parse proper reports what is wrong with the file
         log.info("cannot peek at the fields of %s: %s", landed.path, exc)
     return None

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from string import Formatter
 from typing import Any
 
 from pyspark import StorageLevel
@@ -142,7 +143,9 @@ def ingest_source(
     """
     with (
         log_context(source=spec.name),
-        locks.held(settings, f"ingest-{spec.name}", purpose=f"ingest {spec.name} from {path}"),
+        # One lock per landing folder: sources sharing one (LFR) run one at a time, so a cross-check reads a
+        # settled version of the other's table.
+        locks.held(settings, f"ingest-{spec.folder}", purpose=f"ingest {spec.name} from {path}"),
     ):
         journal = Journal(lake.root, lake.storage_options)
         recovered = [
@@ -210,13 +213,21 @@ def _belonging_to(spec: SourceSpec, landed: list[LandedFile], settings: Settings
     for f in landed:
         fields = peek_fields(f, settings.ingest)
         if fields is not None and f.mapping is not None:  # a mapped file is recognised by its contract names
-            named = {normalise_field_name(k): normalise_field_name(v) for k, v in f.mapping.fields.items()}
-            fields |= {k for k, v in named.items() if v in fields} | {
-                normalise_field_name(d) for d in f.mapping.defaults
-            }
+            fields |= {
+                normalise_field_name(contract)
+                for contract, mapped in f.mapping.fields.items()
+                if all(normalise_field_name(n) in fields for n in _mapped_names(mapped))
+            } | {normalise_field_name(d) for d in f.mapping.defaults}
         if spec.takes(fields):
             mine.append(f)
     return mine
+
+
+def _mapped_names(mapped: str) -> list[str]:
+    """The file fields a mapping entry reads: one name, or each ``{name}`` of a template."""
+    if "{" not in mapped:
+        return [mapped]
+    return [name for _, name, _, _ in Formatter().parse(mapped) if name]
 
 
 def _finish(

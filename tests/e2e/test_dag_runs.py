@@ -88,13 +88,13 @@ def test_ingest_cameras_dag_builds_postgis_cameras_from_real_jamcams(
         assert cur.fetchone()[0] == 900
 
 
-def test_the_lfr_dags_ingest_deployments_then_alerts_from_the_shared_folder(
+def test_the_lfr_alerts_dag_first_ingests_the_deployments_that_landed_with_them(
     airflow_env: dict[str, str], pg_settings: Settings
 ) -> None:
     from das_tools.simulator.lfr import write_met_published_fixture
 
     write_met_published_fixture(Path(airflow_env["DAS_LANDING_DIR"]))
-    out = _dag_test(airflow_env, "ingest_lfr_deployments", "ingest_lfr_alerts")
+    out = _dag_test(airflow_env, "ingest_lfr_alerts", "ingest_lfr_deployments")  # the alerts' DAG runs first
     assert "STATE ingest_lfr_deployments success" in out and "STATE ingest_lfr_alerts success" in out, out[-2000:]
     with connect(pg_settings) as conn, conn.cursor() as cur:
         cur.execute("SELECT (SELECT count(*) FROM das.lfr_deployments), (SELECT count(*) FROM das.lfr_alerts)")

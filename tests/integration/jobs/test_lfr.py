@@ -23,6 +23,7 @@ from das import users
 from das.config import Settings, reset_settings_cache
 from das.errors import QualityGateError
 from das.lake import DeltaRsLake
+from das.oversight import POOLED
 from das_api import create_app
 from das_cli.main import app
 from das_tools.simulator.lfr import MET_PUBLISHED, write_met_published_fixture
@@ -109,6 +110,12 @@ def test_a_period_selects_deployments_by_their_start(met: dict[str, Any], monkey
     assert 0 < autumn["total"]["deployments"] < 203
     assert autumn["total"]["deployments"] + rest["total"]["deployments"] == 203
     assert autumn["total"]["alerts"] + rest["total"]["alerts"] == 2077
+    # One day's deployment: its few alerts' recorded groups are pooled, never shown one by one.
+    day = report_json(met["db"], monkeypatch, "--from", "2024-10-02", "--to", "2024-10-02", "--json")
+    groups = day["false_alerts_by_group"]
+    assert 0 < day["total"]["alerts"] < 60 and sum(g["alerts"] for g in groups) == day["total"]["alerts"]
+    assert all(g["alerts"] >= 10 or g["group"] == POOLED for g in groups)
+    assert any(g["group"] == POOLED for g in groups)
 
 
 def test_the_api_serves_the_report_to_every_role(met: dict[str, Any]) -> None:

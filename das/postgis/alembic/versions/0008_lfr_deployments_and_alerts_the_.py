@@ -5,7 +5,8 @@ hand-written:
 
 - das.lfr_report_deployments(from, to): per deployment starting in [from, to), its borough (the loaded borough
   holding its point) and its alert counts; das.lfr_report_groups(from, to): alerts and false alerts of those
-  deployments by the subject's recorded demographic group. Aggregates only, for every role: the oversight report
+  deployments by the subject's recorded demographic group (groups of fewer than 10 alerts pooled into one
+  row). Aggregates only, for every role: the oversight report
   (das.oversight) is built from them.
 - Grants: deployments (published by forces) to every role; alerts row by row only to investigators and auditors.
 
@@ -48,10 +49,17 @@ CREATE FUNCTION das.lfr_report_groups(period_from timestamptz, period_to timesta
 RETURNS TABLE ("group" text, alerts bigint, false_alerts bigint)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, das, public
 AS $$
-    SELECT coalesce(a.demographic_group, 'not recorded'), count(*),
-           count(*) FILTER (WHERE a.operator_verdict = 'false_alert')
-    FROM das.lfr_alerts a JOIN das.lfr_deployments d ON d.deployment_id = a.deployment_id
-    WHERE d.starts_at >= period_from AND d.starts_at < period_to
+    -- Groups of fewer than 10 alerts are pooled: a short period must not reveal one person's recorded group.
+    WITH per_group AS (
+        SELECT coalesce(a.demographic_group, 'not recorded') AS name, count(*) AS n,
+               count(*) FILTER (WHERE a.operator_verdict = 'false_alert') AS false_n
+        FROM das.lfr_alerts a JOIN das.lfr_deployments d ON d.deployment_id = a.deployment_id
+        WHERE d.starts_at >= period_from AND d.starts_at < period_to
+        GROUP BY 1
+    )
+    SELECT CASE WHEN n < 10 THEN 'groups of fewer than 10 alerts (pooled)' ELSE name END, sum(n)::bigint,
+           sum(false_n)::bigint
+    FROM per_group
     GROUP BY 1
     ORDER BY 1
 $$;

@@ -241,3 +241,21 @@ def test_the_raw_record_keeps_every_field_exactly_as_landed(tmp_path: Path) -> N
     records = [json.loads(r) for r in pq.read_table(parsed.output).column("_record").to_pylist()]
     assert [r["note"] for r in records] == fields
     assert [r["read_id"] for r in records] == [f"r{i}" for i in range(len(fields))]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "fields"),
+    [
+        ("a.csv", b"Alert ID,deployment_id\nA1,D1\n", {"alert_id", "deployment_id"}),
+        ("a.jsonl", b'{"alert_id": "A1", "x": {"y": 1}}\n{"alert_id": "A2"}\n', {"alert_id", "x_y"}),
+        ("a.jsonl", b'{not json\n{"alert_id": "A2"}\n', {"alert_id"}),  # a bad first record is that record's
+        ("a.jsonl", b"\n\n", None),
+        ("a.json", b'[{"alert_id": "A1"}]', None),  # a document is not peeked at
+    ],
+)
+def test_peek_fields_reads_a_header_or_the_first_good_record(tmp_path: Path, name, content, fields) -> None:  # type: ignore[no-untyped-def]
+    from jobs.ingest.parsing import peek_fields
+
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert peek_fields(landed(path)) == fields
